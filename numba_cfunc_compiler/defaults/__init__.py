@@ -1,0 +1,34 @@
+"""The built-in types and categories, installed exactly like a third-party extension.
+
+``register_all()`` registers them into the active `CompilationContext`; calling it again in the
+same context does nothing.
+"""
+
+from __future__ import annotations
+
+from ..compilation_context import CompilationContext
+from ..function_analyzer import FunctionAnalyzer
+from ..source_registry import SourceRegistry
+from ..type_factory import TypeFactory
+from .categories import BUILTIN_CATEGORIES
+from .outputs import PlainOutputHandler
+from .primitives import PRIMITIVE_TYPES
+
+__all__ = ["register_all", "BUILTIN_PRIORITY"]
+
+#: Built-in types are tried after extension types registered with the default priority 0.
+BUILTIN_PRIORITY = 100
+_MARKER = "numba_cfunc_compiler.defaults"
+
+
+def register_all() -> None:
+    """Register every built-in into the active context (idempotent per context)."""
+    ctx = CompilationContext.current()
+    if ctx.extensions.get(_MARKER):
+        return
+    for type_cls in PRIMITIVE_TYPES:
+        TypeFactory.register(type_cls, priority=BUILTIN_PRIORITY)
+    for category_cls in BUILTIN_CATEGORIES:
+        SourceRegistry.register(category_cls())
+    FunctionAnalyzer.register_output_handler(PlainOutputHandler(), priority=BUILTIN_PRIORITY)
+    ctx.extensions[_MARKER] = True

@@ -1,0 +1,37 @@
+"""The reference host: a small, complete domain extension written only with the public API.
+
+Node authors write::
+
+    from numba_cfunc_compiler import State
+    from numba_cfunc_compiler.host import Signal, ticked, compile_node, NodeRunner
+
+    def ema(x: Signal[float], alpha: float) -> Signal[float]:
+        avg: State[float] = 0.0
+        if ticked(x):
+            avg = alpha * x + (1 - alpha) * avg
+            return avg
+
+    runner = NodeRunner(compile_node(ema, alpha=0.1))
+"""
+
+from .annotations import Outputs, Signal, SignalType, output, start, stop, ticked, valid
+from .extension import SIGNAL_CATEGORY, is_registered, register
+from .runner import DEFAULT_OPTIONS, NodeRunner, NodeRuntimeError, compile_node
+
+__all__ = [
+    "Signal",
+    "SignalType",
+    "Outputs",
+    "ticked",
+    "valid",
+    "output",
+    "start",
+    "stop",
+    "register",
+    "is_registered",
+    "SIGNAL_CATEGORY",
+    "compile_node",
+    "NodeRunner",
+    "NodeRuntimeError",
+    "DEFAULT_OPTIONS",
+]

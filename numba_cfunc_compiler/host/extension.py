@@ -1,0 +1,164 @@
+"""The reference host as an extension: every piece goes through the public registration API."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any
+
+from ..ast_handlers import ast_handler
+from ..compilation_context import CompilationContext
+from ..function_analyzer import FunctionAnalyzer, InputTypeHandler, NumbaFunctionInfo, OutputTypeHandler
+from ..models import OutputAnalysis, ParameterInfo
+from ..source_registry import CfuncParam, SourceCategory, SourceInitFilter, SourceRegistry
+from ..type_factory import TypeFactory
+from ..variable_factory import VariableFactory, VoidPtrSource
+from .annotations import Outputs, SignalType, output, ticked, valid
+
+__all__ = ["register", "is_registered", "SIGNAL_CATEGORY"]
+
+SIGNAL_CATEGORY = "signal"
+_MARKER = "numba_cfunc_compiler.host"
+
+
+class SignalInputHandler(InputTypeHandler):
+    """``x: Signal[T]`` parameters are inputs of the signal category."""
+
+    def try_parse(self, param: inspect.Parameter, ann: Any) -> ParameterInfo | None:
+        if isinstance(ann, SignalType):
+            return ParameterInfo(expected_type=ann.python_type, category=SIGNAL_CATEGORY)
+        return None
+
+    def validate_value(self, param_name: str, value: Any, expected_type: Any) -> Any:
+        if not isinstance(value, SignalType):
+            raise TypeError(f"input {param_name!r} must be bound to a Signal[...], got {value!r}")
+        if value.python_type is expected_type or (value.python_type is int and expected_type is float):
+            return value
+        raise TypeError(
+            f"input {param_name!r} is declared {SignalType(expected_type)!r} but receives {value!r}"
+            " (only int into float is widened)"
+        )
+
+
+class SignalOutputHandler(OutputTypeHandler):
+    """``-> Signal[T]`` is one output; ``-> Outputs(a=Signal[T], ...)`` named outputs."""
+
+    def try_parse(self, return_annotation: Any, ast_tree: ast.FunctionDef) -> OutputAnalysis | None:
+        if isinstance(return_annotation, SignalType):
+            return OutputAnalysis(output_types=[return_annotation.python_type])
+        if isinstance(return_annotation, Outputs):
+            return OutputAnalysis(
+                output_types=[s.python_type for s in return_annotation.outputs.values()],
+                named_outputs=list(return_annotation.outputs),
+            )
+        return None
+
+
+class WidenedInputSource(VoidPtrSource):
+    """An int input feeding a float parameter: read as ``float(cell)``."""
+
+    def get(self) -> ast.expr:
+        return ast.Call(func=ast.Name(id="float", ctx=ast.Load()), args=[super().get()], keywords=[])
+
+
+class SignalCategory(SourceCategory):
+    """Inputs: ``inputs[i]`` cells plus ``input_ticked[i]`` and ``input_valid[i]`` flags."""
+
+    id = SIGNAL_CATEGORY
+    order = 0
+    init_filter = SourceInitFilter.ON_EXECUTE
+
+    @property
+    def cfunc_params(self) -> list[CfuncParam]:
+        return [CfuncParam("inputs", "void**"), CfuncParam("input_ticked", "int8*"), CfuncParam("input_valid", "int8*")]
+
+    def create_variables(self, info: NumbaFunctionInfo, factory: VariableFactory) -> None:
+        params = info.input_analysis.parameters
+        for index, (name, argument) in enumerate(info.input_analysis.get_by_category(self.id).items()):
+            actual = info.extract_python_type_fn(argument)
+            var_type = TypeFactory.get_type(actual)
+            if var_type is None:
+                raise info.error(f"input {name!r} has unsupported type {actual!r}", info.funcdef)
+            widened = actual is int and params[name].expected_type is float
+            source_cls = WidenedInputSource if widened else VoidPtrSource
+            factory.add_variable(source_cls(array_idx=index, type=var_type, name=name, storage_location="inputs"), category=self.id)
+
+    def get_result_metadata(self, info: NumbaFunctionInfo) -> dict[str, Any]:
+        signals = info.input_analysis.get_by_category(self.id)
+        types = [info.extract_python_type_fn(arg) for arg in signals.values()]
+        return {
+            "ordered_input_signals": list(signals),
+            "input_types": types,
+            "input_cell_types": [TypeFactory.get_type(t).get_numba_type_name() for t in types],
+        }
+
+
+def _signal_index(converter: Any, node: ast.Call, fn_name: str) -> int:
+    if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name):
+        raise converter.error(f"{fn_name}() takes one input name", node, hint=f"write {fn_name}(x) for an input x")
+    source = converter.variable(node.args[0].id)
+    if not isinstance(source, VoidPtrSource) or source.category != SIGNAL_CATEGORY:
+        raise converter.error(f"{fn_name}() needs a Signal input, {node.args[0].id!r} is not one", node.args[0])
+    return source.array_idx
+
+
+def _calls(converter: Any, node: ast.AST, marker: Any) -> bool:
+    """Is ``node`` a call of the host function ``marker`` (by whatever name the user imported it)?"""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id not in converter.locals
+        and converter.globals.get(node.func.id) is marker
+    )
+
+
+def _flag_test(array: str, index: int) -> ast.expr:
+    cell = ast.Subscript(value=ast.Name(id=array, ctx=ast.Load()), slice=ast.Constant(index), ctx=ast.Load())
+    return ast.Compare(left=cell, ops=[ast.NotEq()], comparators=[ast.Constant(0)])
+
+
+def _register_handlers() -> None:
+    @ast_handler("Call", pre=True)
+    def lower_flags(converter: Any, node: ast.Call) -> ast.expr | None:
+        for marker, array in ((ticked, "input_ticked"), (valid, "input_valid")):
+            if _calls(converter, node, marker):
+                return _flag_test(array, _signal_index(converter, node, marker.__name__))
+        if _calls(converter, node, output):
+            raise converter.error("output(...) is a statement", node, hint="write output(name=value) on its own line")
+        return None
+
+    @ast_handler("Expr", pre=True)
+    def lower_output(converter: Any, node: ast.Expr) -> list[ast.stmt] | None:
+        if not _calls(converter, node.value, output):
+            return None
+        call = node.value
+        outputs = converter.factory.outputs
+        if call.args:
+            if len(call.args) != 1 or call.keywords or len(outputs) != 1:
+                raise converter.error("output(value) needs exactly one output; name them: output(a=...)", call)
+            return outputs[0].set(converter.visit(call.args[0]))
+        stmts: list[ast.stmt] = []
+        for kw in call.keywords:
+            target = converter.factory.output(kw.arg)
+            if target is None:
+                names = ", ".join(o.name for o in outputs) or "none"
+                raise converter.error(f"unknown output {kw.arg!r} (outputs: {names})", kw)
+            stmts += target.set(converter.visit(kw.value))
+        return stmts
+
+
+def is_registered(ctx: CompilationContext | None = None) -> bool:
+    ctx = ctx or CompilationContext.current()
+    return bool(ctx.extensions.get(_MARKER))
+
+
+def register() -> None:
+    """Register the reference host into the active context (idempotent per context)."""
+    ctx = CompilationContext.current()
+    if is_registered(ctx):
+        return
+    FunctionAnalyzer.register_input_handler(SignalInputHandler())
+    FunctionAnalyzer.register_output_handler(SignalOutputHandler())
+    SourceRegistry.register(SignalCategory())
+    _register_handlers()
+    ctx.extensions[_MARKER] = True

@@ -1,0 +1,167 @@
+"""Data shared by every layer: annotations (`State`), variable types and analysis results."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "State",
+    "StateAnnotation",
+    "VariableType",
+    "ParameterInfo",
+    "StateVariableInfo",
+    "OutputAnalysis",
+    "InputAnalysis",
+]
+
+
+@dataclass(frozen=True)
+class StateAnnotation:
+    """What ``State[T]`` evaluates to: a variable of type ``T`` kept across calls."""
+
+    inner: Any
+
+    def __repr__(self) -> str:
+        return f"State[{getattr(self.inner, '__name__', self.inner)!r}]"
+
+
+class _StateMeta(type):
+    def __getitem__(cls, inner: Any) -> StateAnnotation:
+        return StateAnnotation(inner)
+
+
+class State(metaclass=_StateMeta):
+    """Annotation for per-node state: ``total: State[float] = 0.0``."""
+
+    def __init__(self) -> None:  # pragma: no cover - never instantiated
+        raise TypeError("State is an annotation: write `x: State[float] = 0.0`")
+
+
+@dataclass(frozen=True)
+class VariableType:
+    """A type the compiler knows how to store in an 8-byte cell and use in generated code.
+
+    Subclasses say which Python types they support (`is_type_supported`, `from_type`) and may
+    override how values move between a cell and an expression. ``python_type`` is the Python-level
+    type, ``value`` an optional associated value (a constant, or a type parameter).
+
+    Optional class-level hooks, tried in registration order by the analyzer and converter:
+      ``try_parse_input(param, ann) -> ParameterInfo | None``
+      ``try_parse_state(node, var_name, globalns) -> StateVariableInfo | None``
+      ``try_lower_assignment(node, rhs, call_globals) -> ast.expr | None``
+    """
+
+    python_type: Any = None
+    value: Any = None
+
+    #: Containers own memory: START allocates them, STOP frees them (reported in nrt_state_indices).
+    is_container: ClassVar[bool] = False
+    #: Struct types live in host memory of this many bytes instead of an 8-byte cell (None: a cell).
+    state_size: ClassVar[int | None] = None
+
+    # -- identity -----------------------------------------------------------------------------
+    def get_numba_type_name(self) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement get_numba_type_name()")
+
+    @classmethod
+    def is_type_supported(cls, var_type: Any) -> bool:
+        return False
+
+    @classmethod
+    def from_type(cls, var_type: Any, value: Any = None) -> VariableType | None:
+        if cls.is_type_supported(var_type):
+            return cls(var_type, value)
+        return None
+
+    # -- values -------------------------------------------------------------------------------
+    def coerce_constant(self, value: Any) -> Any:
+        """Check a compile-time value for this type; return the value to bake in, or raise TypeError."""
+        return value
+
+    def constant_ast(self, value: Any) -> ast.expr:
+        """The expression that bakes ``value`` into generated code."""
+        return ast.Constant(value)
+
+    def from_cell(self, cell: ast.expr) -> ast.expr:
+        """Expression reading a value from ``cell`` (a pointer-subscript of the storage type)."""
+        return cell
+
+    def to_cell(self, value: ast.expr) -> ast.expr:
+        """Expression converting ``value`` to what the cell stores."""
+        return value
+
+    def state_initial_value(self, value: Any) -> Any:
+        """What `result.state_values` reports for this state variable."""
+        return value
+
+    def start_statements(self, source: Any, initial_value: Any) -> list[ast.stmt]:
+        """Statements run in START for a state variable: by default, write the initial value."""
+        return source.set(self.constant_ast(initial_value))
+
+    def stop_statements(self, source: Any) -> list[ast.stmt]:
+        """Statements run in STOP for a state variable (containers free themselves here)."""
+        return []
+
+    def describe(self) -> str:
+        return getattr(self.python_type, "__name__", repr(self.python_type))
+
+
+@dataclass
+class ParameterInfo:
+    """How one function parameter is fed: a constant (``category=None``) or by a source category."""
+
+    expected_type: Any = None
+    category: str | None = None
+    handler: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.category is None
+
+
+@dataclass
+class StateVariableInfo:
+    """A ``name: State[T] = initial`` declaration."""
+
+    name: str
+    python_type: Any
+    initial_value: Any = None
+    variable_type: VariableType | None = None
+    node: ast.AST | None = None
+
+
+@dataclass
+class OutputAnalysis:
+    """What the function writes: one type per output cell, and their names when named."""
+
+    output_types: list[Any] = field(default_factory=list)
+    named_outputs: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        if self.named_outputs is not None:
+            return list(self.named_outputs)
+        return [f"output{i}" for i in range(len(self.output_types))]
+
+
+@dataclass
+class InputAnalysis:
+    """Every parameter with its `ParameterInfo` and bound argument, in declaration order."""
+
+    parameters: dict[str, ParameterInfo] = field(default_factory=dict)
+    bound: dict[str, Any] = field(default_factory=dict)
+
+    def get_by_category(self, category: str) -> dict[str, Any]:
+        """Parameter name -> bound argument, for the parameters fed by ``category``."""
+        return {n: self.bound[n] for n, p in self.parameters.items() if p.category == category}
+
+    @property
+    def constants(self) -> dict[str, Any]:
+        return {n: self.bound[n] for n, p in self.parameters.items() if p.is_constant}
+
+    @property
+    def non_constant(self) -> dict[str, Any]:
+        return {n: self.bound[n] for n, p in self.parameters.items() if not p.is_constant}

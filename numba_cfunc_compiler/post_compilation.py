@@ -1,0 +1,174 @@
+"""IR passes run on Numba's output, and in-process JIT of the final module.
+
+Each pass is a small function over a parsed llvmlite module. Together they turn the module of a
+``@cfunc`` into the final form: one exported definition ``_gc_numba_<key>`` (our own wrapper, which
+sends a failure status of the Numba function to the runtime's error record instead of Python),
+everything else internal, dead code and unused declarations (Numba's Python-facing wrapper and its
+``Py*``/``numba_gil_*`` declarations) removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+import llvmlite.binding as llvm
+
+__all__ = [
+    "ERROR_SET_SYMBOL",
+    "FORBIDDEN_SYMBOL_PREFIXES",
+    "add_entry_point",
+    "force_inline",
+    "internalize_except",
+    "optimize",
+    "forbidden_declarations",
+    "finalize_module",
+    "host_target_machine",
+    "JITFunction",
+    "link_ffi_bitcode",
+]
+
+log = logging.getLogger(__name__)
+
+ERROR_SET_SYMBOL = "ncc_error_set"
+FORBIDDEN_SYMBOL_PREFIXES = ("Py", "_Py", "numba_gil_")
+NCC_ERR_EXCEPTION = 4  # matches enum ncc_error_code in cpp/ncc_runtime.h
+_NUMBA_OK, _NUMBA_NONE = 0, -2  # Numba's success statuses (RETCODE_OK, RETCODE_NONE)
+
+
+def _c_string(name: str, text: str) -> str:
+    data = text.encode() + b"\0"
+    escaped = "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:02X}" for b in data)
+    return f'@{name} = private unnamed_addr constant [{len(data)} x i8] c"{escaped}"'
+
+
+def add_entry_point(module: llvm.ModuleRef, inner_name: str, native_name: str, *, noinline: bool) -> None:
+    """Define ``native_name`` with the plain C signature of the Numba function ``inner_name``.
+
+    The wrapper calls the Numba function and, if it reports an exception, records
+    ``NCC_ERR_EXCEPTION`` in the runtime's thread-local error record.
+    """
+    inner = module.get_function(inner_name)
+    arg_types = [str(a.type) for a in inner.arguments]
+    if len(arg_types) < 2:
+        raise ValueError(f"{inner_name} does not have Numba's calling convention")
+    ret_ty, exc_ty, *params = arg_types
+    formal = ", ".join(f"{t} %a{i}" for i, t in enumerate(params))
+    actual = ", ".join([f"{ret_ty} %ret", f"{exc_ty} %exc"] + [f"{t} %a{i}" for i, t in enumerate(params)])
+    message = f"exception raised in compiled code of {native_name}"
+    text = f"""
+target triple = "{module.triple}"
+target datalayout = "{module.data_layout}"
+declare i32 @"{inner_name}"({", ".join(arg_types)})
+declare void @{ERROR_SET_SYMBOL}(i32, ptr, ptr)
+{_c_string(".ncc.entry", native_name)}
+{_c_string(".ncc.message", message)}
+define void @"{native_name}"({formal}) {{
+entry:
+  %ret = alloca [16 x i8], align 8
+  %exc = alloca ptr, align 8
+  store ptr null, ptr %exc, align 8
+  %st = call i32 @"{inner_name}"({actual}){" #0" if noinline else ""}
+  %ok = icmp eq i32 %st, {_NUMBA_OK}
+  %none = icmp eq i32 %st, {_NUMBA_NONE}
+  %good = or i1 %ok, %none
+  br i1 %good, label %done, label %fault, !prof !0
+fault:
+  call void @{ERROR_SET_SYMBOL}(i32 {NCC_ERR_EXCEPTION}, ptr @.ncc.message, ptr @.ncc.entry)
+  br label %done
+done:
+  ret void
+}}
+attributes #0 = {{ noinline }}
+!0 = !{{!"branch_weights", i32 2000, i32 1}}
+"""
+    wrapper = llvm.parse_assembly(text)
+    module.link_in(wrapper)
+
+
+def force_inline(module: llvm.ModuleRef, inner_name: str) -> None:
+    """Let the optimiser merge the Numba function into the entry point."""
+    module.get_function(inner_name).add_function_attribute("alwaysinline")
+
+
+def internalize_except(module: llvm.ModuleRef, keep: Iterable[str]) -> None:
+    """Give every definition except ``keep`` internal linkage, so modules link without clashes."""
+    keep = set(keep)
+    for value in [*module.functions, *module.global_variables]:
+        if not value.is_declaration and value.name not in keep:
+            value.linkage = llvm.Linkage.internal
+
+
+def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=opt,
+        reloc="pic",
+        codemodel="jitdefault",
+    )
+
+
+def optimize(module: llvm.ModuleRef, target_machine: llvm.TargetMachine, level: int = 2) -> None:
+    """Run LLVM's standard pipeline (inlining, IPSCCP, global DCE, dead-prototype stripping)."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
+    pb = llvm.create_pass_builder(target_machine, pto)
+    mpm = pb.getModulePassManager()
+    mpm.add_global_dead_code_eliminate_pass()
+    mpm.add_strip_dead_prototype_pass()
+    mpm.run(module, pb)
+
+
+def forbidden_declarations(module: llvm.ModuleRef) -> list[str]:
+    """Declarations of the Python C API or Numba's GIL helpers left in ``module``."""
+    return sorted(
+        f.name for f in [*module.functions, *module.global_variables]
+        if f.is_declaration and f.name.startswith(FORBIDDEN_SYMBOL_PREFIXES)
+    )
+
+
+def finalize_module(
+    ir: str,
+    *,
+    inner_name: str,
+    native_name: str,
+    force_inline_entry: bool,
+    target_machine: llvm.TargetMachine,
+) -> llvm.ModuleRef:
+    """Numba's module text -> the verified final module (see the module docstring)."""
+    module = llvm.parse_assembly(ir)
+    add_entry_point(module, inner_name, native_name, noinline=not force_inline_entry)
+    if force_inline_entry:
+        force_inline(module, inner_name)
+    internalize_except(module, {native_name})
+    optimize(module, target_machine)
+    module.verify()
+    return module
+
+
+class JITFunction:
+    """Owns an MCJIT engine holding one final module; ``address`` is the entry point."""
+
+    def __init__(self, ir: str, native_name: str, target_machine: llvm.TargetMachine) -> None:
+        module = llvm.parse_assembly(ir)
+        self._engine = llvm.create_mcjit_compiler(module, target_machine)
+        self._engine.finalize_object()
+        self.native_name = native_name
+        self.address = self._engine.get_function_address(native_name)
+        if not self.address:
+            raise RuntimeError(f"JIT produced no address for {native_name}")
+
+    def close(self) -> None:
+        self._engine.close()
+        self.address = 0
+
+    def __enter__(self) -> JITFunction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def link_ffi_bitcode(module: llvm.ModuleRef, bitcode: bytes) -> llvm.ModuleRef:  # noqa: D401 - issue 4
+    raise NotImplementedError("link_ffi_bitcode arrives with the FFI change")

@@ -1,0 +1,140 @@
+"""Source categories: where variables come from and which parameters the cfunc takes.
+
+Categories are ordered by ``order`` (unique; built-ins use negative orders), which is also the order
+of their parameters in the generated ``@cfunc`` signature.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import keyword
+from dataclasses import dataclass
+from typing import Any
+
+from numba.core import types
+
+from .compilation_context import CompilationContext
+
+__all__ = ["CfuncParam", "SourceCategory", "SourceInitFilter", "SourceRegistry", "parse_numba_type"]
+
+
+class SourceInitFilter(enum.Flag):
+    """In which lifecycle phases a category's variables are materialised (loaded) and usable."""
+
+    ON_START = enum.auto()
+    ON_EXECUTE = enum.auto()
+    ON_STOP = enum.auto()
+    ALWAYS = ON_START | ON_EXECUTE | ON_STOP
+
+
+def parse_numba_type(spec: str) -> types.Type:
+    """``"voidptr"``, ``"void*"``, ``"void**"``, ``"int8*"``, ``"float64"`` ... as a Numba type."""
+    text = spec.replace(" ", "")
+    depth = len(text) - len(text.rstrip("*"))
+    base = text.rstrip("*")
+    if base == "void" and depth:
+        ty: types.Type = types.voidptr
+        depth -= 1
+    else:
+        ty = getattr(types, base, None)
+        if not isinstance(ty, types.Type):
+            raise ValueError(f"unknown cfunc parameter type {spec!r}")
+    for _ in range(depth):
+        ty = types.CPointer(ty)
+    return ty
+
+
+@dataclass(frozen=True)
+class CfuncParam:
+    """One parameter of the generated cfunc: a name usable in generated code and a type spec."""
+
+    name: str
+    type: str
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or keyword.iskeyword(self.name):
+            raise ValueError(f"cfunc parameter name {self.name!r} is not an identifier")
+        parse_numba_type(self.type)
+
+    @property
+    def numba_type(self) -> types.Type:
+        return parse_numba_type(self.type)
+
+
+class SourceCategory:
+    """Base class of a source category. Subclasses set ``id``, ``order`` and ``init_filter``, and
+    implement `create_variables`; the other methods are optional."""
+
+    id: str = ""
+    order: int = 0
+    init_filter: SourceInitFilter = SourceInitFilter.ALWAYS
+
+    @property
+    def cfunc_params(self) -> list[CfuncParam]:
+        return []
+
+    def create_variables(self, info: Any, factory: Any) -> None:
+        """Add this category's variables with ``factory.add_variable(source, category=self.id)``."""
+
+    def start_statements(self, info: Any, factory: Any) -> list[ast.stmt]:
+        """Statements run in START, before the user's start body."""
+        return []
+
+    def stop_statements(self, info: Any, factory: Any) -> list[ast.stmt]:
+        """Statements run in STOP, after the user's stop body."""
+        return []
+
+    def get_result_metadata(self, info: Any) -> dict[str, Any]:
+        """Entries this category adds to ``CompilationResult.metadata``."""
+        return {}
+
+
+class SourceRegistry:
+    """Registry facade over ``CompilationContext.current().source_categories``."""
+
+    @staticmethod
+    def register(category: SourceCategory) -> SourceCategory:
+        if not isinstance(category, SourceCategory):
+            raise TypeError(f"expected a SourceCategory instance, got {category!r}")
+        if not isinstance(category.id, str) or not category.id:
+            raise ValueError(f"{type(category).__name__} needs a non-empty string `id`")
+        if not isinstance(category.order, int) or isinstance(category.order, bool):
+            raise TypeError(f"category {category.id!r}: `order` must be an int")
+        if not isinstance(category.init_filter, SourceInitFilter):
+            raise TypeError(f"category {category.id!r}: `init_filter` must be a SourceInitFilter")
+        ctx = CompilationContext.current()
+        categories = ctx.source_categories
+        if category.id in categories:
+            raise ValueError(f"source category {category.id!r} is already registered")
+        for other in categories.values():
+            if other.order == category.order:
+                raise ValueError(
+                    f"source category {category.id!r} has order {category.order}, already used by {other.id!r}"
+                )
+        params = list(category.cfunc_params)
+        taken = {p.name for c in categories.values() for p in c.cfunc_params}
+        for p in params:
+            if not isinstance(p, CfuncParam):
+                raise TypeError(f"category {category.id!r}: cfunc_params must be CfuncParam instances")
+            if p.name in taken:
+                raise ValueError(f"category {category.id!r}: cfunc parameter {p.name!r} is already used")
+            taken.add(p.name)
+        categories[category.id] = category
+        return category
+
+    @staticmethod
+    def unregister(category_id: str) -> None:
+        del CompilationContext.current().source_categories[category_id]
+
+    @staticmethod
+    def get(category_id: str) -> SourceCategory | None:
+        return CompilationContext.current().source_categories.get(category_id)
+
+    @staticmethod
+    def ordered() -> list[SourceCategory]:
+        return sorted(CompilationContext.current().source_categories.values(), key=lambda c: c.order)
+
+    @staticmethod
+    def cfunc_params() -> list[CfuncParam]:
+        return [p for c in SourceRegistry.ordered() for p in c.cfunc_params]

@@ -1,0 +1,1 @@
+"""Low-level helpers with no dependency on the rest of the package."""
