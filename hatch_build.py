@@ -27,7 +27,6 @@ class CustomBuildHook(BuildHookInterface):
         if self.target_name != "wheel":
             return
         self.copy_headers()
-        self.build_registry_aot(version, build_data)
 
     def copy_headers(self) -> None:
         root = Path(self.root)
@@ -36,9 +35,3 @@ class CustomBuildHook(BuildHookInterface):
         include.mkdir(parents=True)
         for header in sorted((root / "cpp").glob("*.h")):
             shutil.copy2(header, include / header.name)
-
-    def build_registry_aot(self, version: str, build_data: dict[str, Any]) -> None:
-        """Extension point for the optional ahead-of-time build of a registry file.
-
-        Not implemented: this deliberately does nothing yet.
-        """

@@ -183,6 +183,10 @@ class NumbaFunctionInfo:
     def location(self, node: ast.AST | None) -> SourceLocation:
         return self.user.location(node)
 
+    def parameter_node(self, name: str) -> ast.AST:
+        """The ``ast.arg`` of parameter ``name`` (the def itself if there is none)."""
+        return FunctionAnalyzer._param_node(self.user, name)
+
     def error(self, message: str, node: ast.AST | None, *, stage: str = STAGE, hint: str | None = None) -> CompilationError:
         return CompilationError(message, self.location(node), stage=stage, hint=hint)
 

@@ -146,7 +146,7 @@ def create_compiled_func(
     if cached is not None:
         return dataclasses.replace(cached, qualname=user.qualname, metadata=metadata)
     ctx.ensure_nrt_loaded()
-    cfunc = compile_cfunc(module, namespace, params, options, info)
+    cfunc = compile_cfunc(module, namespace, params, options, info, factory)
     native_name = NATIVE_PREFIX + key
     tm = host_target_machine()
     final = finalize_module(
@@ -234,7 +234,12 @@ def _code_digest(code: pytypes.CodeType) -> str:
 
 
 def compile_cfunc(
-    module: ast.Module, namespace: dict[str, Any], params: list[CfuncParam], options: CompilationOptions, info: NumbaFunctionInfo
+    module: ast.Module,
+    namespace: dict[str, Any],
+    params: list[CfuncParam],
+    options: CompilationOptions,
+    info: NumbaFunctionInfo,
+    factory: VariableFactory,
 ) -> Any:
     """Run Numba on the generated module; Numba's errors come back at the user's line."""
     code = compile(module, info.filename, "exec")
@@ -245,23 +250,29 @@ def compile_cfunc(
     try:
         return numba.cfunc(sig, nopython=True, _nrt=False, error_model="numpy", fastmath=options.fastmath)(pyfunc)
     except numba_errors.NumbaError as exc:
-        raise _map_numba_error(exc, info) from None
+        raise _map_numba_error(exc, info, factory) from None
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
 
 
-def _map_numba_error(exc: Exception, info: NumbaFunctionInfo) -> CompilationError:
+def _map_numba_error(exc: Exception, info: NumbaFunctionInfo, factory: VariableFactory) -> CompilationError:
     text = _ANSI.sub("", str(exc))
+    for source in factory.variables.values():  # speak of the user's names, not generated ones
+        pointer = getattr(source, "pointer_name", None)
+        if pointer:
+            text = text.replace(pointer, source.name)
     lineno = None
     loc = getattr(exc, "loc", None)
     if loc is not None and getattr(loc, "filename", None) == info.filename:
         lineno = loc.line
-    for filename, line in _FILE_LINE.findall(text):
-        if filename == info.filename:
-            lineno = int(line)
-    summary = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("File", "During"))), text)
+    if lineno is None:
+        short = info.filename.rsplit("/", 1)[-1]
+        lineno = next((int(n) for f, n in _FILE_LINE.findall(text) if f in (info.filename, short)), None)
+    noise = ("Failed in", "During", "File", "No type info", "- Resolution failure", "Rewrite")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(noise)]
+    summary = lines[0] if lines else text.strip()
     if len(summary) > 300:
         summary = summary[:300] + "..."
     location = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno))

@@ -78,7 +78,7 @@ class SignalCategory(SourceCategory):
             actual = info.extract_python_type_fn(argument)
             var_type = TypeFactory.get_type(actual)
             if var_type is None:
-                raise info.error(f"input {name!r} has unsupported type {actual!r}", info.funcdef)
+                raise info.error(f"input {name!r} has unsupported type {actual!r}", info.parameter_node(name))
             widened = actual is int and params[name].expected_type is float
             source_cls = WidenedInputSource if widened else VoidPtrSource
             factory.add_variable(source_cls(array_idx=index, type=var_type, name=name, storage_location="inputs"), category=self.id)
