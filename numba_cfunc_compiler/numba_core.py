@@ -248,7 +248,7 @@ def compile_cfunc(
     pyfunc = scope[GENERATED_FUNCTION_NAME]
     sig = types.void(*[p.numba_type for p in params])
     try:
-        return numba.cfunc(sig, nopython=True, _nrt=False, error_model="numpy", fastmath=options.fastmath)(pyfunc)
+        return numba.cfunc(sig, nopython=True, nogil=True, _nrt=False, error_model="numpy", fastmath=options.fastmath)(pyfunc)
     except numba_errors.NumbaError as exc:
         raise _map_numba_error(exc, info, factory) from None
 

@@ -25,7 +25,6 @@ __all__ = [
     "finalize_module",
     "host_target_machine",
     "JITFunction",
-    "link_ffi_bitcode",
 ]
 
 log = logging.getLogger(__name__)
@@ -168,7 +167,3 @@ class JITFunction:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def link_ffi_bitcode(module: llvm.ModuleRef, bitcode: bytes) -> llvm.ModuleRef:  # noqa: D401 - issue 4
-    raise NotImplementedError("link_ffi_bitcode arrives with the FFI change")
