@@ -165,7 +165,7 @@ def create_compiled_func(
             hint="something in the function needs Python objects; use numbers and registered types only",
         )
     llvm_ir = str(final)
-    jit = JITFunction(llvm_ir, native_name, tm)
+    jit = JITFunction(llvm_ir, native_name)
     output_analysis = info.output_analysis
     result = CompilationResult(
         compiled_func=NativeEntryPoint(jit, cfunc, params, llvm_ir),

@@ -98,13 +98,18 @@ def internalize_except(module: llvm.ModuleRef, keep: Iterable[str]) -> None:
             value.linkage = llvm.Linkage.internal
 
 
-def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
+def host_target_machine(opt: int = 3, *, jit: bool = False) -> llvm.TargetMachine:
+    """A target machine for this CPU. For in-process JIT code, use the relocation model Numba's
+    own JIT uses (static on x86): PIC adds a GOT set-up and long constant loads to every call."""
     target = llvm.Target.from_default_triple()
+    reloc = "pic"
+    if jit:
+        reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=llvm.get_host_cpu_features().flatten(),
         opt=opt,
-        reloc="pic",
+        reloc=reloc,
         codemodel="jitdefault",
     )
 
@@ -149,9 +154,9 @@ def finalize_module(
 class JITFunction:
     """Owns an MCJIT engine holding one final module; ``address`` is the entry point."""
 
-    def __init__(self, ir: str, native_name: str, target_machine: llvm.TargetMachine) -> None:
+    def __init__(self, ir: str, native_name: str) -> None:
         module = llvm.parse_assembly(ir)
-        self._engine = llvm.create_mcjit_compiler(module, target_machine)
+        self._engine = llvm.create_mcjit_compiler(module, host_target_machine(jit=True))
         self._engine.finalize_object()
         self.native_name = native_name
         self.address = self._engine.get_function_address(native_name)
