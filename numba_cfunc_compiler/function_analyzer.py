@@ -19,6 +19,7 @@ from .models import (
     StateVariableInfo,
 )
 from .type_factory import TypeFactory
+from .utils.introspection import cell_has_value
 
 __all__ = [
     "FunctionAnalyzer",
@@ -126,20 +127,12 @@ class UserFunction:
             globs.update(
                 (name, cell.cell_contents)
                 for name, cell in zip(func.__code__.co_freevars, func.__closure__)
-                if _cell_has_value(cell)
+                if cell_has_value(cell)
             )
         return cls(funcdef, sig, globs, filename, func.__qualname__, col_shift)
 
     def location(self, node: ast.AST | None) -> SourceLocation:
         return SourceLocation.of(node if node is not None else self.funcdef, self.filename, self.col_shift)
-
-
-def _cell_has_value(cell: Any) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
 
 
 class NumbaFunctionInfo:
@@ -247,8 +240,8 @@ class FunctionAnalyzer:
     @staticmethod
     def _param_node(user: UserFunction, name: str) -> ast.AST:
         a = user.funcdef.args
-        for arg in a.posonlyargs + a.args + a.kwonlyargs:
-            if arg.arg == name:
+        for arg in [*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg]:
+            if arg is not None and arg.arg == name:
                 return arg
         return user.funcdef
 

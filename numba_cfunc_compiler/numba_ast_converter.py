@@ -332,7 +332,7 @@ class NumbaASTConverter(ast.NodeTransformer):
     def visit_Assign(self, node: ast.Assign) -> Any:
         value = node.value
         for hook in TypeFactory.hooks("try_lower_assignment"):
-            lowered = hook(node, value, self.info.call_globals)
+            lowered = hook(node, value, self.globals)
             if lowered is not None:
                 value = lowered
                 break

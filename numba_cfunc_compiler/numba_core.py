@@ -7,11 +7,8 @@ from __future__ import annotations
 import ast
 import ctypes
 import dataclasses
-import enum
-import hashlib
 import linecache
 import re
-import types as pytypes
 from functools import cached_property
 from typing import Any, Callable
 
@@ -26,6 +23,7 @@ from .function_analyzer import FunctionAnalyzer, NumbaFunctionInfo, UserFunction
 from .numba_ast_converter import GENERATED_FUNCTION_NAME, NumbaASTConverter
 from .post_compilation import JITFunction, finalize_module, forbidden_declarations, host_target_machine
 from .source_registry import CfuncParam, SourceRegistry
+from .semantic_key import semantic_key
 from .variable_factory import VariableFactory
 
 __all__ = [
@@ -39,7 +37,6 @@ __all__ = [
 ]
 
 NATIVE_PREFIX = "_gc_numba_"
-_KEY_VERSION = "ncc-semantic-key-v1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,9 +139,16 @@ def create_compiled_func(
     metadata = {"state_values": [], "nrt_state_indices": [], "struct_state_indices": [], "struct_state_sizes": []}
     for category in categories:
         metadata.update(category.get_result_metadata(info))
+    output_analysis = info.output_analysis
+    own = {
+        "output_types": list(output_analysis.output_types),
+        "named_outputs": list(output_analysis.named_outputs) if output_analysis.named_outputs is not None else None,
+        "metadata": metadata,
+        "qualname": user.qualname,
+    }
     cached = ctx.results.get(key)
-    if cached is not None:
-        return dataclasses.replace(cached, qualname=user.qualname, metadata=metadata)
+    if cached is not None:  # same generated code: share the native code, keep this function's names
+        return dataclasses.replace(cached, **own)
     ctx.ensure_nrt_loaded()
     cfunc = compile_cfunc(module, namespace, params, options, info, factory)
     native_name = NATIVE_PREFIX + key
@@ -166,20 +170,16 @@ def create_compiled_func(
         )
     llvm_ir = str(final)
     jit = JITFunction(llvm_ir, native_name)
-    output_analysis = info.output_analysis
     result = CompilationResult(
         compiled_func=NativeEntryPoint(jit, cfunc, params, llvm_ir),
         native_name=native_name,
         semantic_key=key,
         llvm_ir=llvm_ir,
-        output_types=list(output_analysis.output_types),
-        named_outputs=list(output_analysis.named_outputs) if output_analysis.named_outputs is not None else None,
-        metadata=metadata,
         cfunc_params=params,
         signature=sig_text,
         transformed_source=source,
-        qualname=user.qualname,
         options=options,
+        **own,
     )
     ctx.results[key] = result
     return result
@@ -196,41 +196,6 @@ def create_variables(info: NumbaFunctionInfo, categories: list[Any]) -> Variable
         for processor in processors:
             processor(variable, argument, info)
     return factory
-
-
-def semantic_key(source: str, signature: str, options: CompilationOptions, namespace: dict[str, Any]) -> str:
-    """First 16 hex digits of SHA-256 over the generated code, signature, options and a digest of
-    every global the code refers to (``@njit`` helpers by their code). Process-independent."""
-    referenced = sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)} & namespace.keys())
-    parts = [_KEY_VERSION, source, signature, options.key_text()]
-    parts += [f"{name}={_describe_global(namespace[name])}" for name in referenced]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _describe_global(value: Any) -> str:
-    if isinstance(value, pytypes.ModuleType):
-        return f"module:{value.__name__}"
-    py_func = getattr(value, "py_func", None)
-    if py_func is not None:  # a Numba dispatcher: its code decides what gets compiled
-        options = sorted((k, repr(v)) for k, v in getattr(value, "targetoptions", {}).items())
-        return f"njit:{py_func.__module__}.{py_func.__qualname__}:{_code_digest(py_func.__code__)}:{options}"
-    if isinstance(value, (bool, int, float, complex, str, bytes, type(None))):
-        return repr(value)
-    if isinstance(value, enum.Enum):
-        return f"enum:{type(value).__qualname__}.{value.name}={value.value!r}"
-    if isinstance(value, type) and issubclass(value, enum.Enum):
-        return f"enumtype:{value.__qualname__}:{[(m.name, m.value) for m in value]!r}"
-    if isinstance(value, pytypes.FunctionType):
-        return f"function:{value.__module__}.{value.__qualname__}:{_code_digest(value.__code__)}"
-    return f"object:{type(value).__module__}.{type(value).__qualname__}:{getattr(value, '__qualname__', '')}"
-
-
-def _code_digest(code: pytypes.CodeType) -> str:
-    h = hashlib.sha256(code.co_code)
-    for const in code.co_consts:
-        h.update(_code_digest(const).encode() if isinstance(const, pytypes.CodeType) else repr(const).encode())
-    h.update(repr(code.co_names).encode())
-    return h.hexdigest()[:16]
 
 
 def compile_cfunc(
@@ -253,8 +218,9 @@ def compile_cfunc(
         raise _map_numba_error(exc, info, factory) from None
 
 
+_SPECIFIC = re.compile(r"raised a specific error:\s*\n\s*(?:\w+Error: )?(.+)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)|at (\S+) \((\d+)\)')
 
 
 def _map_numba_error(exc: Exception, info: NumbaFunctionInfo, factory: VariableFactory) -> CompilationError:
@@ -263,23 +229,31 @@ def _map_numba_error(exc: Exception, info: NumbaFunctionInfo, factory: VariableF
         pointer = getattr(source, "pointer_name", None)
         if pointer:
             text = text.replace(pointer, source.name)
-    lineno = None
+    places = [(a or c, int(b or d)) for a, b, c, d in _FILE_LINE.findall(text)]
     loc = getattr(exc, "loc", None)
-    if loc is not None and getattr(loc, "filename", None) == info.filename:
-        lineno = loc.line
-    if lineno is None:
-        short = info.filename.rsplit("/", 1)[-1]
-        lineno = next((int(n) for f, n in _FILE_LINE.findall(text) if f in (info.filename, short)), None)
+    if loc is not None and getattr(loc, "filename", None) and getattr(loc, "line", None):
+        places.append((loc.filename, loc.line))
+    short = info.filename.rsplit("/", 1)[-1]
+    mine = [n for f, n in places if f in (info.filename, short)]
+    first, last = info.funcdef.lineno, getattr(info.funcdef, "end_lineno", None) or info.funcdef.lineno
+    inside = [n for n in mine if first <= n <= last]  # the node's own line beats a helper's
+    lineno = inside[-1] if inside else (mine[-1] if mine else None)
+    if loc is not None and getattr(loc, "line", None) and (loc.filename, loc.line) != (info.filename, lineno):
+        text += f"\n(in {loc.filename}:{loc.line})"
+    specific = _SPECIFIC.search(text)  # an intrinsic/overload explaining itself beats the summary
+    if specific:
+        text = specific.group(1)
     noise = ("Failed in", "During", "File", "No type info", "- Resolution failure", "Rewrite")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(noise)]
     summary = lines[0] if lines else text.strip()
     if len(summary) > 300:
         summary = summary[:300] + "..."
     location = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno))
+    stage = "Numba lowering" if isinstance(exc, numba_errors.LoweringError) else "Numba typing"
     return CompilationError(
         f"Numba could not compile this line: {summary}",
         location,
-        stage="Numba typing",
+        stage=stage,
         hint="check the types of the values used on this line",
     )
 

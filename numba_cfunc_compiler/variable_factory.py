@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 from .models import VariableType
-from .utils.intrinsics import cast_voidptr_to_ptr
+from .utils.intrinsics import cast_voidptr_to_ptr, checked_cell_value
 
 __all__ = [
     "RESERVED_PREFIX",
@@ -26,6 +26,9 @@ __all__ = [
     "VariableFactory",
     "ReadOnlyVariableError",
 ]
+
+#: Python constants that a cell of each storage type takes without loss.
+_CONSTANTS_FITTING = {"int64": (int,), "float64": (int, float), "int8": (bool,)}
 
 #: Every name the compiler generates starts with this; user code may not use it.
 RESERVED_PREFIX = "_ncc_"
@@ -81,6 +84,7 @@ class VoidPtrSource(VariableSource):
         )
 
     def prologue(self, factory: VariableFactory) -> list[ast.stmt]:
+        self._factory = factory
         if self.pointer_name is None:
             self.pointer_name = factory.new_name(f"{self.storage_location}{self.array_idx}")
         value = factory.typed_pointer(self.raw_pointer(), self.type)
@@ -101,7 +105,8 @@ class VoidPtrSource(VariableSource):
             raise ReadOnlyVariableError(f"input {self.name!r} is read-only")
         if self.type.state_size is not None:
             raise ReadOnlyVariableError(f"{self.name!r} is a struct; assign to its fields instead")
-        return [ast.Assign(targets=[_subscript0(self._pointer(), ast.Store())], value=self.type.to_cell(value))]
+        value = self._factory.checked(self.type.to_cell(value), self.type)
+        return [ast.Assign(targets=[_subscript0(self._pointer(), ast.Store())], value=value)]
 
 
 class ConstantSource(VariableSource):
@@ -145,7 +150,7 @@ class OutputSource(VariableSource):
             value=ast.Name(id=self.ticked_location, ctx=ast.Load()), slice=ast.Constant(self.index), ctx=ast.Store()
         )
         return [
-            ast.Assign(targets=[self._cell(ast.Store())], value=self.type.to_cell(value)),
+            ast.Assign(targets=[self._cell(ast.Store())], value=self._factory.checked(self.type.to_cell(value), self.type)),
             ast.Assign(targets=[tick], value=ast.Constant(1)),
         ]
 
@@ -243,6 +248,13 @@ class VariableFactory:
             raise ValueError(f"helper name {full!r} already bound to {existing!r}")
         self.helpers[full] = obj
         return ast.Name(id=full, ctx=ast.Load())
+
+    def checked(self, value: ast.expr, var_type: VariableType) -> ast.expr:
+        """``value`` converted to the cell type of ``var_type``; a lossy store is a typing error."""
+        if isinstance(value, ast.Constant) and isinstance(value.value, _CONSTANTS_FITTING.get(var_type.get_numba_type_name(), ())):
+            return value
+        check = self.helper("checked", checked_cell_value)
+        return ast.Call(func=check, args=[value, ast.Constant(var_type.get_numba_type_name())], keywords=[])
 
     def typed_pointer(self, raw: ast.expr, var_type: VariableType) -> ast.expr:
         """``raw`` (a void pointer expression) as a pointer to the cell type of ``var_type``."""
