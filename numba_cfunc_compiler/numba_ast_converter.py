@@ -385,6 +385,14 @@ class NumbaASTConverter(ast.NodeTransformer):
         for kw in node.keywords:
             if kw.arg is None:
                 raise self.error("**kwargs in calls is not supported in compiled code", kw, "pass keyword arguments one by one")
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id == "round"
+            and node.func.id not in self.locals
+            and "round" not in self.globals
+            and len(node.args) + len(node.keywords) > 1
+        ):
+            raise self.error("round(x, ndigits) is not supported: Numba rounds differently from Python", node, "use round(x) or math.floor")
         if isinstance(node.func, ast.Attribute):
             source = self.inference.infer(node)
             if source is not None:

@@ -71,7 +71,7 @@ def _describe_function(func: pytypes.FunctionType, seen: frozenset[int]) -> str:
 def _code_digest(code: pytypes.CodeType) -> str:
     h = hashlib.sha256(code.co_code)
     for const in code.co_consts:
-        h.update(_code_digest(const).encode() if isinstance(const, pytypes.CodeType) else repr(const).encode())
+        h.update(_code_digest(const).encode() if isinstance(const, pytypes.CodeType) else _describe_global(const).encode())
     h.update(repr(code.co_names).encode())
     return h.hexdigest()[:16]
 
