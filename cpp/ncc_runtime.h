@@ -89,7 +89,8 @@ NCC_API const char* ncc_error_entry(void);   /* entry-point name, or "" */
 NCC_API void ncc_error_clear(void);
 
 /* ---- containers --------------------------------------------------------------------------- */
-/* Reserved: the typed list and hash dict over 8-byte elements will be declared here. */
+/* The typed list and hash dict over 8-byte elements: layouts, invariants and API. */
+#include "ncc_containers.h"
 
 /* ---- version ------------------------------------------------------------------------------ */
 

@@ -5,8 +5,18 @@ Node-facing names live here; the extension API lives in the submodules named in 
 
 from __future__ import annotations
 
+from .containers import NumbaDict, NumbaList, create_new_dict, create_new_list
 from .errors import CompilationError, InternalCompilerError
 from .models import State
 
-__all__ = ["State", "CompilationError", "InternalCompilerError", "__version__"]
+__all__ = [
+    "State",
+    "NumbaList",
+    "NumbaDict",
+    "create_new_list",
+    "create_new_dict",
+    "CompilationError",
+    "InternalCompilerError",
+    "__version__",
+]
 __version__ = "0.1.0"

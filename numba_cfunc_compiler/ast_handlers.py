@@ -20,7 +20,7 @@ from .compilation_context import CompilationContext, OrderedRegistry
 __all__ = ["ast_handler", "HandlerResult", "ASTHandlerRegistry", "SUPPORTED_NODE_TYPES", "with_handlers"]
 
 SUPPORTED_NODE_TYPES = frozenset(
-    {"Call", "Expr", "Return", "Assign", "AugAssign", "Subscript", "Attribute", "Compare", "For", "Name"}
+    {"Call", "Expr", "Return", "Assign", "AugAssign", "Subscript", "Attribute", "Compare", "For", "Name", "Delete"}
 )
 
 

@@ -291,8 +291,8 @@ class FunctionAnalyzer:
     @staticmethod
     def _parse_parameter(ctx: CompilationContext, param: inspect.Parameter, value: Any) -> ParameterInfo | None:
         ann = param.annotation
-        if ann is inspect.Parameter.empty:
-            return ParameterInfo(expected_type=type(value))
+        if ann is inspect.Parameter.empty:  # unannotated: the bound value's type decides
+            ann = type(value)
         for handler in ctx.input_handlers:
             info = handler.try_parse(param, ann)
             if info is not None:

@@ -136,7 +136,7 @@ class NumbaASTConverter(ast.NodeTransformer):
         body.append(_if_phase(ast.NotEq(), 0, [ast.Return(value=None)]))
         self.phase = Phase.ON_EXECUTE
         body += self._prologue(lambda f: f != Phase.ALWAYS and Phase.ON_EXECUTE in f)
-        body += self._visit_block(info.body)
+        body += self.visit_block(info.body)
         func = ast.FunctionDef(
             name=GENERATED_FUNCTION_NAME,
             args=ast.arguments(
@@ -163,10 +163,10 @@ class NumbaASTConverter(ast.NodeTransformer):
 
     def _start_code(self) -> list[ast.stmt]:
         stmts = [s for c in self.categories for s in c.start_statements(self.info, self.factory)]
-        return stmts + self._visit_block(self.start_body)
+        return stmts + self.visit_block(self.start_body)
 
     def _stop_code(self) -> list[ast.stmt]:
-        stmts = self._visit_block(self.stop_body)
+        stmts = self.visit_block(self.stop_body)
         return stmts + [s for c in self.categories for s in c.stop_statements(self.info, self.factory)]
 
     def _prologue(self, wanted: Any) -> list[ast.stmt]:
@@ -219,7 +219,8 @@ class NumbaASTConverter(ast.NodeTransformer):
             result = result.node
         return _located(result, original)
 
-    def _visit_block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+    def visit_block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        """Convert a statement list (handlers use this for bodies they rebuild)."""
         out: list[ast.stmt] = []
         for stmt in stmts:
             saved, self._pending = self._pending, []
@@ -242,7 +243,7 @@ class NumbaASTConverter(ast.NodeTransformer):
         for field, old in ast.iter_fields(node):
             if isinstance(old, list):
                 if old and isinstance(old[0], ast.stmt):
-                    setattr(node, field, self._visit_block(old))
+                    setattr(node, field, self.visit_block(old))
                     continue
                 new_values = []
                 for value in old:
@@ -273,6 +274,7 @@ class NumbaASTConverter(ast.NodeTransformer):
         assign = ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
         return self.visit(assign)
 
+    @with_handlers("Delete")
     def visit_Delete(self, node: ast.Delete) -> Any:
         for target in node.targets:
             if not isinstance(target, ast.Subscript):

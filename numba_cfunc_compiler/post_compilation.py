@@ -10,14 +10,18 @@ everything else internal, dead code and unused declarations (Numba's Python-faci
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterable
 
 import llvmlite.binding as llvm
+
+from .utils.intrinsics import ENTRY_NAME_SYMBOL
 
 __all__ = [
     "ERROR_SET_SYMBOL",
     "FORBIDDEN_SYMBOL_PREFIXES",
     "add_entry_point",
+    "bind_entry_name",
     "force_inline",
     "internalize_except",
     "optimize",
@@ -85,6 +89,16 @@ attributes #0 = {{ noinline }}
     module.link_in(wrapper)
 
 
+_ENTRY_DECLARATION = re.compile(rf'^@"?{ENTRY_NAME_SYMBOL}"? = external global i8.*$', re.MULTILINE)
+
+
+def bind_entry_name(ir: str, native_name: str) -> str:
+    """Define the entry-name placeholder that runtime faults report (see `utils.intrinsics.entry_name`)
+    as ``native_name``, so the error record names the entry point that faulted."""
+    definition = _c_string(ENTRY_NAME_SYMBOL, native_name).replace("private unnamed_addr", "internal")
+    return _ENTRY_DECLARATION.sub(lambda _: definition, ir)
+
+
 def force_inline(module: llvm.ModuleRef, inner_name: str) -> None:
     """Let the optimiser merge the Numba function into the entry point."""
     module.get_function(inner_name).add_function_attribute("alwaysinline")
@@ -141,7 +155,7 @@ def finalize_module(
     target_machine: llvm.TargetMachine,
 ) -> llvm.ModuleRef:
     """Numba's module text -> the verified final module (see the module docstring)."""
-    module = llvm.parse_assembly(ir)
+    module = llvm.parse_assembly(bind_entry_name(ir, native_name))
     add_entry_point(module, inner_name, native_name, noinline=not force_inline_entry)
     if force_inline_entry:
         force_inline(module, inner_name)

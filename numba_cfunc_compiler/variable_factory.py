@@ -51,6 +51,7 @@ class VariableSource:
         self.type = type
         self.name = name
         self.category: str | None = None
+        self.factory: VariableFactory | None = None
 
     def get(self) -> ast.expr:
         raise NotImplementedError
@@ -84,7 +85,6 @@ class VoidPtrSource(VariableSource):
         )
 
     def prologue(self, factory: VariableFactory) -> list[ast.stmt]:
-        self._factory = factory
         if self.pointer_name is None:
             self.pointer_name = factory.new_name(f"{self.storage_location}{self.array_idx}")
         value = factory.typed_pointer(self.raw_pointer(), self.type)
@@ -105,7 +105,13 @@ class VoidPtrSource(VariableSource):
             raise ReadOnlyVariableError(f"input {self.name!r} is read-only")
         if self.type.state_size is not None:
             raise ReadOnlyVariableError(f"{self.name!r} is a struct; assign to its fields instead")
-        value = self._factory.checked(self.type.to_cell(value), self.type)
+        if self.type.is_container:
+            raise ReadOnlyVariableError(f"container {self.name!r} cannot be replaced; change it in place (clear(), append(), ...)")
+        return self.store(self.factory.checked(self.type.to_cell(value), self.type))
+
+    def store(self, value: ast.expr) -> list[ast.stmt]:
+        """Write ``value`` into the cell as is (no conversion or checks): for types managing their
+        own cells, such as containers allocating in START."""
         return [ast.Assign(targets=[_subscript0(self._pointer(), ast.Store())], value=value)]
 
 
@@ -134,13 +140,12 @@ class OutputSource(VariableSource):
         self.index = index
         self.storage_location = storage_location
         self.ticked_location = ticked_location
-        self._factory: VariableFactory | None = None
 
     def _cell(self, ctx: ast.expr_context) -> ast.Subscript:
         raw = ast.Subscript(
             value=ast.Name(id=self.storage_location, ctx=ast.Load()), slice=ast.Constant(self.index), ctx=ast.Load()
         )
-        return ast.Subscript(value=self._factory.typed_pointer(raw, self.type), slice=ast.Constant(0), ctx=ctx)
+        return ast.Subscript(value=self.factory.typed_pointer(raw, self.type), slice=ast.Constant(0), ctx=ctx)
 
     def get(self) -> ast.expr:
         return self.type.from_cell(self._cell(ast.Load()))
@@ -150,7 +155,7 @@ class OutputSource(VariableSource):
             value=ast.Name(id=self.ticked_location, ctx=ast.Load()), slice=ast.Constant(self.index), ctx=ast.Store()
         )
         return [
-            ast.Assign(targets=[self._cell(ast.Store())], value=self._factory.checked(self.type.to_cell(value), self.type)),
+            ast.Assign(targets=[self._cell(ast.Store())], value=self.factory.checked(self.type.to_cell(value), self.type)),
             ast.Assign(targets=[tick], value=ast.Constant(1)),
         ]
 
@@ -213,8 +218,8 @@ class VariableFactory:
         if not isinstance(source, VariableSource):
             raise TypeError(f"expected a VariableSource, got {source!r}")
         source.category = category
+        source.factory = self
         if isinstance(source, OutputSource):
-            source._factory = self
             self.outputs.append(source)
             self.outputs.sort(key=lambda s: s.index)
             return source

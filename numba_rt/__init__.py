@@ -10,10 +10,28 @@ from __future__ import annotations
 import ctypes
 import enum
 import functools
+import operator
+import struct
 import sys
+import types
 from pathlib import Path
+from typing import Union
 
-__all__ = ["ErrorCode", "Runtime", "include_dir", "library_path", "load"]
+__all__ = [
+    "CONTAINER_READONLY",
+    "DICT_LAYOUT",
+    "DICT_SIZE",
+    "LIST_LAYOUT",
+    "LIST_SIZE",
+    "SLOT_DELETED",
+    "SLOT_EMPTY",
+    "ErrorCode",
+    "Kind",
+    "Runtime",
+    "include_dir",
+    "library_path",
+    "load",
+]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -35,6 +53,44 @@ class ErrorCode(enum.IntEnum):
     EXCEPTION = 4
     STATE = 5
     ALLOC = 6
+
+
+class Kind(enum.IntEnum):
+    """Mirror of ``enum ncc_kind`` in ncc_containers.h: the kind of a container's elements."""
+
+    INT = 1  # int64
+    FLOAT = 2  # double, stored as its 8 bytes
+    BOOL = 3  # int64 0 / 1
+
+
+# Layouts of the runtime's containers (ncc_containers.h): field -> byte offset. Fixed ABI that
+# compiled code reads and writes directly; the C side checks it with _Static_assert.
+LIST_LAYOUT = types.MappingProxyType(
+    {"len": 0, "capacity": 8, "data": 16, "kind": 24, "flags": 28}
+)
+LIST_SIZE = 32
+DICT_LAYOUT = types.MappingProxyType(
+    {
+        "len": 0,
+        "used": 8,
+        "capacity": 16,
+        "mask": 24,
+        "index": 32,
+        "keys": 40,
+        "values": 48,
+        "live": 56,
+        "value_kind": 64,
+        "flags": 68,
+    }
+)
+DICT_SIZE = 72
+CONTAINER_READONLY = 1  # NCC_CONTAINER_READONLY, a bit of the flags field
+SLOT_EMPTY = -1  # NCC_SLOT_EMPTY
+SLOT_DELETED = -2  # NCC_SLOT_DELETED
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+Value = Union[int, float, bool]
 
 
 def library_path() -> str:
@@ -62,6 +118,66 @@ _SIGNATURES = {
     "ncc_error_clear": ([], None),
     "ncc_runtime_version": ([], ctypes.c_char_p),
 }
+
+# Containers (ncc_containers.h). Pointers to ncc_list / ncc_dict travel as c_void_p (int).
+_P = ctypes.c_void_p
+_I32, _I64, _I64P, _STR = ctypes.c_int32, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p
+_SIGNATURES.update({
+    "ncc_list_new": ([_I32, _I64], _P),
+    "ncc_list_free": ([_P], None),
+    "ncc_list_reserve": ([_P, _I64], _I32),
+    "ncc_list_grow": ([_P], _I32),
+    "ncc_list_len": ([_P], _I64),
+    "ncc_list_get": ([_P, _I64, _I64P], _I32),
+    "ncc_list_append": ([_P, _I64], _I32),
+    "ncc_list_clear": ([_P], None),
+    "ncc_dict_new": ([_I32, _I64], _P),
+    "ncc_dict_free": ([_P], None),
+    "ncc_dict_grow": ([_P], _I32),
+    "ncc_dict_len": ([_P], _I64),
+    "ncc_dict_get": ([_P, _I64, _I64P], _I32),
+    "ncc_dict_set": ([_P, _I64, _I64], _I32),
+    "ncc_dict_del": ([_P, _I64], _I32),
+    "ncc_dict_clear": ([_P], None),
+    "ncc_dict_next": ([_P, _I64P, _I64P, _I64P], _I32),
+    "ncc_fault_index": ([_I64, _I64, _STR], None),
+    "ncc_fault_key": ([_I64, _STR], None),
+    "ncc_fault_empty": ([_STR, _STR], None),
+    "ncc_fault_state": ([_STR], None),
+    "ncc_fault_readonly": ([_STR], None),
+    "ncc_live_containers": ([], _I64),
+})  # fmt: skip
+
+
+def _to_int64(value: int) -> int:
+    value = operator.index(value)
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise OverflowError(f"{value} does not fit in int64")
+    return value
+
+
+def encode(kind: int, value: Value) -> int:
+    """The 8-byte slot (as a signed int64) holding value in a container of kind."""
+    if kind == Kind.INT:
+        return _to_int64(value)
+    if kind == Kind.FLOAT:
+        return struct.unpack("<q", struct.pack("<d", float(value)))[0]
+    if kind == Kind.BOOL:
+        if value not in (0, 1):  # True/False, 0/1
+            raise ValueError(f"{value!r} is not a bool")
+        return 1 if value else 0
+    raise ValueError(f"unknown container kind {kind}")
+
+
+def decode(kind: int, bits: int) -> Value:
+    """Inverse of encode()."""
+    if kind == Kind.INT:
+        return bits
+    if kind == Kind.FLOAT:
+        return struct.unpack("<d", struct.pack("<q", bits))[0]
+    if kind == Kind.BOOL:
+        return bits != 0
+    raise ValueError(f"unknown container kind {kind}")
 
 
 def _decode(raw: bytes | None) -> str:
@@ -100,6 +216,111 @@ class Runtime:
 
     def version(self) -> str:
         return _decode(self.lib.ncc_runtime_version())
+
+    # ---- containers (host side). ptr is the int address of an ncc_list / ncc_dict. ----
+
+    @staticmethod
+    def _field_i32(ptr: int, offset: int) -> int:
+        return ctypes.c_int32.from_address(ptr + offset).value
+
+    def _check_mutable(self, ptr: int | None, flags_offset: int, what: str) -> int:
+        if not ptr:
+            raise ValueError(f"NULL {what}")
+        if self._field_i32(ptr, flags_offset) & CONTAINER_READONLY:
+            raise ValueError(f"constant {what} cannot be modified")
+        return ptr
+
+    def _raise_failure(self, what: str) -> None:
+        pending = self.error()  # left set, as for a C caller
+        message = pending[1] if pending else f"{what} failed"
+        if pending and pending[0] == ErrorCode.ALLOC:
+            raise MemoryError(message)
+        raise RuntimeError(message)
+
+    def list_new(self, kind: int, capacity: int = 0) -> int:
+        ptr = self.lib.ncc_list_new(int(Kind(kind)), capacity)
+        if not ptr:
+            self._raise_failure("ncc_list_new")
+        return ptr
+
+    def list_free(self, ptr: int | None) -> None:
+        self.lib.ncc_list_free(ptr)
+
+    def list_kind(self, ptr: int) -> Kind:
+        return Kind(self._field_i32(ptr, LIST_LAYOUT["kind"]))
+
+    def list_get(self, ptr: int | None, index: int) -> Value:
+        bits = ctypes.c_int64()
+        if self.lib.ncc_list_get(ptr, _to_int64(index), ctypes.byref(bits)) != 0:
+            raise IndexError(f"list index {index} out of range")
+        return decode(self.list_kind(ptr), bits.value)
+
+    def list_items(self, ptr: int | None) -> list[Value]:
+        """The elements, decoded by the list's kind (a NULL list reads as empty)."""
+        if not ptr:
+            return []
+        kind, bits, get = self.list_kind(ptr), ctypes.c_int64(), self.lib.ncc_list_get
+        out = []
+        for i in range(self.lib.ncc_list_len(ptr)):
+            get(ptr, i, ctypes.byref(bits))
+            out.append(decode(kind, bits.value))
+        return out
+
+    def list_append(self, ptr: int, value: Value) -> None:
+        self._check_mutable(ptr, LIST_LAYOUT["flags"], "list")
+        if self.lib.ncc_list_append(ptr, encode(self.list_kind(ptr), value)) != 0:
+            self._raise_failure("ncc_list_append")
+
+    def list_clear(self, ptr: int) -> None:
+        self.lib.ncc_list_clear(self._check_mutable(ptr, LIST_LAYOUT["flags"], "list"))
+
+    def dict_new(self, value_kind: int, capacity: int = 0) -> int:
+        ptr = self.lib.ncc_dict_new(int(Kind(value_kind)), capacity)
+        if not ptr:
+            self._raise_failure("ncc_dict_new")
+        return ptr
+
+    def dict_free(self, ptr: int | None) -> None:
+        self.lib.ncc_dict_free(ptr)
+
+    def dict_value_kind(self, ptr: int) -> Kind:
+        return Kind(self._field_i32(ptr, DICT_LAYOUT["value_kind"]))
+
+    def dict_get(self, ptr: int | None, key: int, default: Value | None = None) -> Value | None:
+        bits = ctypes.c_int64()
+        if self.lib.ncc_dict_get(ptr, _to_int64(key), ctypes.byref(bits)) != 0:
+            return default
+        return decode(self.dict_value_kind(ptr), bits.value)
+
+    def dict_items(self, ptr: int | None) -> list[tuple[int, Value]]:
+        """(key, value) pairs in insertion order (a NULL dict reads as empty)."""
+        if not ptr:
+            return []
+        kind = self.dict_value_kind(ptr)
+        pos, key, bits = ctypes.c_int64(0), ctypes.c_int64(), ctypes.c_int64()
+        refs = (ctypes.byref(pos), ctypes.byref(key), ctypes.byref(bits))
+        out = []
+        while self.lib.ncc_dict_next(ptr, *refs):
+            out.append((key.value, decode(kind, bits.value)))
+        return out
+
+    def dict_set(self, ptr: int, key: int, value: Value) -> None:
+        self._check_mutable(ptr, DICT_LAYOUT["flags"], "dict")
+        bits = encode(self.dict_value_kind(ptr), value)
+        if self.lib.ncc_dict_set(ptr, _to_int64(key), bits) != 0:
+            self._raise_failure("ncc_dict_set")
+
+    def dict_del(self, ptr: int, key: int) -> bool:
+        """Delete key; False if it was missing."""
+        self._check_mutable(ptr, DICT_LAYOUT["flags"], "dict")
+        return self.lib.ncc_dict_del(ptr, _to_int64(key)) == 0
+
+    def dict_clear(self, ptr: int) -> None:
+        self.lib.ncc_dict_clear(self._check_mutable(ptr, DICT_LAYOUT["flags"], "dict"))
+
+    def live_containers(self) -> int:
+        """Lists + dicts created and not yet freed in this process (leak accounting)."""
+        return self.lib.ncc_live_containers()
 
 
 @functools.lru_cache(maxsize=None)

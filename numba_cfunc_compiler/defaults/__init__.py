@@ -11,6 +11,7 @@ from ..function_analyzer import FunctionAnalyzer
 from ..source_registry import SourceRegistry
 from ..type_factory import TypeFactory
 from .categories import BUILTIN_CATEGORIES
+from .containers import ContainerConstantsCategory, DictType, ListType, register_container_handlers
 from .outputs import PlainOutputHandler
 from .primitives import PRIMITIVE_TYPES
 
@@ -26,9 +27,10 @@ def register_all() -> None:
     ctx = CompilationContext.current()
     if ctx.extensions.get(_MARKER):
         return
-    for type_cls in PRIMITIVE_TYPES:
+    for type_cls in (*PRIMITIVE_TYPES, ListType, DictType):
         TypeFactory.register(type_cls, priority=BUILTIN_PRIORITY)
-    for category_cls in BUILTIN_CATEGORIES:
+    for category_cls in (*BUILTIN_CATEGORIES, ContainerConstantsCategory):
         SourceRegistry.register(category_cls())
+    register_container_handlers()
     FunctionAnalyzer.register_output_handler(PlainOutputHandler(), priority=BUILTIN_PRIORITY)
     ctx.extensions[_MARKER] = True

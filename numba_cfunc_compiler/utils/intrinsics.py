@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+from llvmlite import ir
 from numba import types
-from numba.core import errors
+from numba.core import cgutils, errors
 from numba.extending import intrinsic
 
-__all__ = ["cast_voidptr_to_ptr", "checked_cell_value"]
+# Typers reject with a TypingError instead of returning None: with an Optional argument, Numba
+# retries a None-returning intrinsic typer with the argument types in a list, which it cannot hash.
 
 
-@intrinsic
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise errors.TypingError(message)
+
+
+__all__ = [
+    "cast_voidptr_to_ptr",
+    "checked_cell_value",
+    "is_null",
+    "storage_ptr",
+    "decode",
+    "encode",
+    "probe_start",
+    "c_string",
+    "entry_name",
+    "ENTRY_NAME_SYMBOL",
+    "null_pointer",
+]
+
+
+@intrinsic(prefer_literal=True)
 def cast_voidptr_to_ptr(typingctx, ptr, type_name):
     """``cast_voidptr_to_ptr(p, 'float64')``: the void pointer ``p`` as a ``float64*``."""
-    if not isinstance(ptr, (types.RawPointer, types.CPointer)) or not isinstance(type_name, types.StringLiteral):
-        return None
+    _require(isinstance(ptr, (types.RawPointer, types.CPointer)), f"expected a pointer, got {ptr}")
+    _require(isinstance(type_name, types.StringLiteral), "the type name must be a literal string")
     target = getattr(types, type_name.literal_value, None)
-    if not isinstance(target, types.Type):
-        return None
+    _require(isinstance(target, types.Type), f"unknown type {type_name}")
     sig = types.CPointer(target)(ptr, type_name)
 
     def codegen(context, builder, signature, args):
@@ -32,17 +53,17 @@ _ACCEPTS = {
 }
 
 
-@intrinsic
+@intrinsic(prefer_literal=True)
 def checked_cell_value(typingctx, value, type_name):
     """``checked_cell_value(v, 'int64')``: ``v`` converted to the cell type, or a typing error when
     the conversion would lose information (a float stored into an int cell)."""
-    if not isinstance(type_name, types.StringLiteral):
-        return None
+    _require(isinstance(type_name, types.StringLiteral), "the type name must be a literal string")
     target = getattr(types, type_name.literal_value, None)
     accepted = _ACCEPTS.get(type_name.literal_value)
     if accepted is None:
         accepted = (type(target),)
-    if not isinstance(value, accepted):
+    inner = value.type if isinstance(value, types.Optional) else value  # unwrapped by the cast
+    if not isinstance(inner, accepted):
         shown = {"int64": "int", "float64": "float", "int8": "bool"}.get(type_name.literal_value, type_name.literal_value)
         raise errors.TypingError(f"a {value} value cannot be stored in a variable of type {shown}")
     sig = target(value, type_name)
@@ -51,3 +72,115 @@ def checked_cell_value(typingctx, value, type_name):
         return context.cast(builder, args[0], signature.args[0], target)
 
     return sig, codegen
+
+
+@intrinsic
+def is_null(typingctx, ptr):
+    """``is_null(p)``: whether the pointer ``p`` is NULL."""
+    _require(isinstance(ptr, (types.RawPointer, types.CPointer)), f"expected a pointer, got {ptr}")
+
+    def codegen(context, builder, signature, args):
+        return cgutils.is_null(builder, args[0])
+
+    return types.boolean(ptr), codegen
+
+
+def _storage_type(sample):
+    return types.float64 if isinstance(sample, types.Float) else types.int64
+
+
+@intrinsic
+def storage_ptr(typingctx, ptr, sample):
+    """``storage_ptr(p, sample)``: ``p`` as a pointer to 8-byte slots holding values like ``sample``
+    (double for floats, int64 for ints and bools)."""
+    _require(isinstance(ptr, (types.RawPointer, types.CPointer)), f"expected a pointer, got {ptr}")
+    _require(isinstance(sample, (types.Number, types.Boolean)), f"expected a number, got {sample}")
+    target = _storage_type(sample)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(target).as_pointer())
+
+    return types.CPointer(target)(ptr, sample), codegen
+
+
+@intrinsic
+def decode(typingctx, raw, sample):
+    """A value read from an 8-byte slot, as the type of ``sample`` (bools are stored as 0/1)."""
+    _require(isinstance(sample, (types.Number, types.Boolean)), f"expected a number, got {sample}")
+    result = types.boolean if isinstance(sample, types.Boolean) else _storage_type(sample)
+
+    def codegen(context, builder, signature, args):
+        if result is types.boolean:
+            return builder.icmp_signed("!=", args[0], args[0].type(0))
+        return context.cast(builder, args[0], signature.args[0], result)
+
+    return result(raw, sample), codegen
+
+
+@intrinsic
+def encode(typingctx, value, sample):
+    """``value`` as the 8-byte slot content for values like ``sample``."""
+    _require(isinstance(sample, (types.Number, types.Boolean)), f"expected a number, got {sample}")
+    _require(isinstance(value, (types.Number, types.Boolean)), f"a {value} value cannot be stored in a container of {sample}")
+    target = _storage_type(sample)
+
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[0], signature.args[0], target)
+
+    return target(value, sample), codegen
+
+
+@intrinsic
+def probe_start(typingctx, key, mask):
+    """First index slot for ``key``: ``ncc_hash_int(key) & mask`` (see cpp/ncc_containers.h)."""
+    _require(isinstance(key, types.Integer) and isinstance(mask, types.Integer), f"dict keys are int, got {key}")
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        k = context.cast(builder, args[0], signature.args[0], types.int64)
+        m = context.cast(builder, args[1], signature.args[1], types.int64)
+        h = builder.mul(k, i64(0x9E3779B97F4A7C15))
+        h = builder.xor(h, builder.lshr(h, i64(32)))
+        return builder.and_(h, m)
+
+    return types.int64(key, mask), codegen
+
+
+@intrinsic(prefer_literal=True)
+def c_string(typingctx, text):
+    """``c_string("...")``: a pointer to a NUL-terminated constant copy of a literal string."""
+    _require(isinstance(text, types.StringLiteral), "expected a literal string")
+    value = text.literal_value
+
+    def codegen(context, builder, signature, args):
+        return context.insert_const_string(builder.module, value)
+
+    return types.voidptr(text), codegen
+
+
+#: Compiled code names its entry point in runtime faults through this symbol. The runtime exports
+#: it as "" (so Numba's own JIT resolves it); the final module defines it as the entry-point name.
+ENTRY_NAME_SYMBOL = "ncc_entry_unknown"
+
+
+@intrinsic
+def entry_name(typingctx):
+    """Pointer to the entry-point name of the function being compiled (for the error record)."""
+
+    def codegen(context, builder, signature, args):
+        gv = builder.module.globals.get(ENTRY_NAME_SYMBOL)
+        if gv is None:
+            gv = cgutils.add_global_variable(builder.module, ir.IntType(8), ENTRY_NAME_SYMBOL)
+        return builder.bitcast(gv, ir.IntType(8).as_pointer())
+
+    return types.voidptr(), codegen
+
+
+@intrinsic
+def null_pointer(typingctx):
+    """A NULL ``void*``."""
+
+    def codegen(context, builder, signature, args):
+        return cgutils.voidptr_t(None)
+
+    return types.voidptr(), codegen

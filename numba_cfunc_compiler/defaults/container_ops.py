@@ -1,0 +1,349 @@
+"""Container operations that compiled code calls: the hot paths (length, get, set, append with
+room, lookup, insert) read and write the structs of cpp/ncc_containers.h directly, so LLVM inlines
+them into the node; the C runtime is called only to allocate, grow, clear, free and report faults.
+
+Every operation takes ``sample``: a zero of the element's Python-level type (``0``, ``0.0`` or
+``False``). It picks the storage type of the 8-byte slots and is the value returned on a fault.
+A NULL container (before START or after STOP) is a fault, never a crash.
+"""
+
+from __future__ import annotations
+
+from numba import njit, types
+
+from ..utils.intrinsics import (
+    c_string,
+    cast_voidptr_to_ptr,
+    decode,
+    encode,
+    entry_name,
+    is_null,
+    probe_start,
+    storage_ptr,
+)
+
+# -- the C runtime (cpp/ncc_containers.h) ----------------------------------------------------
+ncc_list_new = types.ExternalFunction("ncc_list_new", types.voidptr(types.int32, types.int64))
+ncc_list_free = types.ExternalFunction("ncc_list_free", types.void(types.voidptr))
+ncc_list_grow = types.ExternalFunction("ncc_list_grow", types.int32(types.voidptr))
+ncc_dict_new = types.ExternalFunction("ncc_dict_new", types.voidptr(types.int32, types.int64))
+ncc_dict_free = types.ExternalFunction("ncc_dict_free", types.void(types.voidptr))
+ncc_dict_grow = types.ExternalFunction("ncc_dict_grow", types.int32(types.voidptr))
+ncc_dict_clear = types.ExternalFunction("ncc_dict_clear", types.void(types.voidptr))
+ncc_fault_index = types.ExternalFunction("ncc_fault_index", types.void(types.int64, types.int64, types.voidptr))
+ncc_fault_key = types.ExternalFunction("ncc_fault_key", types.void(types.int64, types.voidptr))
+ncc_fault_empty = types.ExternalFunction("ncc_fault_empty", types.void(types.voidptr, types.voidptr))
+ncc_fault_state = types.ExternalFunction("ncc_fault_state", types.void(types.voidptr))
+ncc_fault_readonly = types.ExternalFunction("ncc_fault_readonly", types.void(types.voidptr))
+ncc_error_set = types.ExternalFunction("ncc_error_set", types.void(types.int32, types.voidptr, types.voidptr))
+
+NCC_ERR_STATE = 5
+READONLY = 1
+
+# Word offsets into the structs (8-byte words; flags are the int32 at byte 28 / 68).
+LIST_LEN, LIST_CAP, LIST_DATA, LIST_FLAGS32 = 0, 1, 2, 7
+DICT_LEN, DICT_USED, DICT_CAP, DICT_MASK, DICT_INDEX, DICT_KEYS, DICT_VALUES, DICT_LIVE, DICT_FLAGS32 = (
+    0, 1, 2, 3, 4, 5, 6, 7, 17
+)
+EMPTY, DELETED = -1, -2
+
+_OPTIONS = {"no_cpython_wrapper": True, "_nrt": False, "error_model": "numpy", "nogil": True}
+jit = njit(**_OPTIONS)
+
+
+@jit
+def _words(c):
+    return cast_voidptr_to_ptr(c, "int64")
+
+
+@jit
+def _ptrs(c):
+    return cast_voidptr_to_ptr(c, "voidptr")
+
+
+@jit
+def _writable(c, flags_word):
+    """Fault and return False if ``c`` is NULL or a constant container."""
+    if is_null(c):
+        ncc_fault_state(entry_name())
+        return False
+    if cast_voidptr_to_ptr(c, "int32")[flags_word] & READONLY:
+        ncc_fault_readonly(entry_name())
+        return False
+    return True
+
+
+@jit
+def set_readonly(c, flags_word):
+    if not is_null(c):
+        flags = cast_voidptr_to_ptr(c, "int32")
+        flags[flags_word] = flags[flags_word] | READONLY
+
+
+# -- lists ------------------------------------------------------------------------------------
+@jit
+def list_len(lst):
+    if is_null(lst):
+        ncc_fault_state(entry_name())
+        return 0
+    return _words(lst)[LIST_LEN]
+
+
+@jit
+def list_get(lst, i, sample):
+    if is_null(lst):
+        ncc_fault_state(entry_name())
+        return decode(encode(sample, sample), sample)
+    n = _words(lst)[LIST_LEN]
+    j = i + n if i < 0 else i
+    if j < 0 or j >= n:
+        ncc_fault_index(i, n, entry_name())
+        return decode(encode(sample, sample), sample)
+    return decode(storage_ptr(_ptrs(lst)[LIST_DATA], sample)[j], sample)
+
+
+@jit
+def list_item(lst, i, sample):
+    """Element ``i`` with ``0 <= i < len`` already established (iteration)."""
+    return decode(storage_ptr(_ptrs(lst)[LIST_DATA], sample)[i], sample)
+
+
+@jit
+def list_set(lst, i, value, sample):
+    if not _writable(lst, LIST_FLAGS32):
+        return
+    n = _words(lst)[LIST_LEN]
+    j = i + n if i < 0 else i
+    if j < 0 or j >= n:
+        ncc_fault_index(i, n, entry_name())
+        return
+    storage_ptr(_ptrs(lst)[LIST_DATA], sample)[j] = encode(value, sample)
+
+
+@jit
+def list_append(lst, value, sample):
+    if not _writable(lst, LIST_FLAGS32):
+        return
+    words = _words(lst)
+    n = words[LIST_LEN]
+    if n == words[LIST_CAP]:
+        if ncc_list_grow(lst) != 0:
+            return
+    storage_ptr(_ptrs(lst)[LIST_DATA], sample)[n] = encode(value, sample)
+    words[LIST_LEN] = n + 1
+
+
+@jit
+def list_pop(lst, sample):
+    if not _writable(lst, LIST_FLAGS32):
+        return decode(encode(sample, sample), sample)
+    words = _words(lst)
+    n = words[LIST_LEN]
+    if n == 0:
+        ncc_fault_empty(c_string("pop from empty list"), entry_name())
+        return decode(encode(sample, sample), sample)
+    words[LIST_LEN] = n - 1
+    return decode(storage_ptr(_ptrs(lst)[LIST_DATA], sample)[n - 1], sample)
+
+
+@jit
+def list_pop_at(lst, i, sample):
+    if not _writable(lst, LIST_FLAGS32):
+        return decode(encode(sample, sample), sample)
+    words = _words(lst)
+    n = words[LIST_LEN]
+    if n == 0:
+        ncc_fault_empty(c_string("pop from empty list"), entry_name())
+        return decode(encode(sample, sample), sample)
+    j = i + n if i < 0 else i
+    if j < 0 or j >= n:
+        ncc_fault_index(i, n, entry_name())
+        return decode(encode(sample, sample), sample)
+    data = storage_ptr(_ptrs(lst)[LIST_DATA], sample)
+    value = data[j]
+    for k in range(j, n - 1):
+        data[k] = data[k + 1]
+    words[LIST_LEN] = n - 1
+    return decode(value, sample)
+
+
+@jit
+def list_clear(lst):
+    if _writable(lst, LIST_FLAGS32):
+        _words(lst)[LIST_LEN] = 0
+
+
+@jit
+def list_contains(lst, value, sample):
+    n = list_len(lst)
+    if n == 0:
+        return False
+    data = storage_ptr(_ptrs(lst)[LIST_DATA], sample)
+    for k in range(n):
+        if decode(data[k], sample) == value:
+            return True
+    return False
+
+
+# -- dicts ------------------------------------------------------------------------------------
+@jit
+def _find(d, key):
+    """(index slot, entry position) of ``key``; position -1 when absent."""
+    words = _words(d)
+    index = cast_voidptr_to_ptr(_ptrs(d)[DICT_INDEX], "int64")
+    keys = cast_voidptr_to_ptr(_ptrs(d)[DICT_KEYS], "int64")
+    mask = words[DICT_MASK]
+    slot = probe_start(key, mask)
+    while True:
+        pos = index[slot]
+        if pos == EMPTY:
+            return slot, -1
+        if pos >= 0 and keys[pos] == key:
+            return slot, pos
+        slot = (slot + 1) & mask
+
+
+@jit
+def dict_len(d):
+    if is_null(d):
+        ncc_fault_state(entry_name())
+        return 0
+    return _words(d)[DICT_LEN]
+
+
+@jit
+def dict_contains(d, key):
+    if is_null(d):
+        ncc_fault_state(entry_name())
+        return False
+    return _find(d, key)[1] >= 0
+
+
+@jit
+def dict_get(d, key, sample):
+    if is_null(d):
+        ncc_fault_state(entry_name())
+        return decode(encode(sample, sample), sample)
+    pos = _find(d, key)[1]
+    if pos < 0:
+        ncc_fault_key(key, entry_name())
+        return decode(encode(sample, sample), sample)
+    return decode(storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos], sample)
+
+
+@jit
+def dict_get_or(d, key, default, sample):
+    if is_null(d):
+        ncc_fault_state(entry_name())
+        return default
+    pos = _find(d, key)[1]
+    if pos < 0:
+        return default
+    return decode(storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos], sample)
+
+
+@jit
+def dict_set(d, key, value, sample):
+    if not _writable(d, DICT_FLAGS32):
+        return
+    pos = _find(d, key)[1]
+    if pos >= 0:
+        storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos] = encode(value, sample)
+        return
+    words = _words(d)
+    if words[DICT_USED] == words[DICT_CAP]:
+        if ncc_dict_grow(d) != 0:
+            return
+    ptrs = _ptrs(d)
+    index = cast_voidptr_to_ptr(ptrs[DICT_INDEX], "int64")
+    mask = words[DICT_MASK]
+    slot = probe_start(key, mask)
+    while index[slot] >= 0:
+        slot = (slot + 1) & mask
+    pos = words[DICT_USED]
+    cast_voidptr_to_ptr(ptrs[DICT_KEYS], "int64")[pos] = key
+    storage_ptr(ptrs[DICT_VALUES], sample)[pos] = encode(value, sample)
+    cast_voidptr_to_ptr(ptrs[DICT_LIVE], "int64")[pos] = 1
+    index[slot] = pos
+    words[DICT_USED] = pos + 1
+    words[DICT_LEN] = words[DICT_LEN] + 1
+
+
+@jit
+def _remove(d, slot, pos):
+    ptrs = _ptrs(d)
+    cast_voidptr_to_ptr(ptrs[DICT_INDEX], "int64")[slot] = DELETED
+    cast_voidptr_to_ptr(ptrs[DICT_LIVE], "int64")[pos] = 0
+    words = _words(d)
+    words[DICT_LEN] = words[DICT_LEN] - 1
+
+
+@jit
+def dict_del(d, key):
+    if not _writable(d, DICT_FLAGS32):
+        return
+    slot, pos = _find(d, key)
+    if pos < 0:
+        ncc_fault_key(key, entry_name())
+        return
+    _remove(d, slot, pos)
+
+
+@jit
+def dict_pop(d, key, sample):
+    if not _writable(d, DICT_FLAGS32):
+        return decode(encode(sample, sample), sample)
+    slot, pos = _find(d, key)
+    if pos < 0:
+        ncc_fault_key(key, entry_name())
+        return decode(encode(sample, sample), sample)
+    value = storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos]
+    _remove(d, slot, pos)
+    return decode(value, sample)
+
+
+@jit
+def dict_pop_or(d, key, default, sample):
+    if not _writable(d, DICT_FLAGS32):
+        return default
+    slot, pos = _find(d, key)
+    if pos < 0:
+        return default
+    value = storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos]
+    _remove(d, slot, pos)
+    return decode(value, sample)
+
+
+@jit
+def dict_clear(d):
+    if _writable(d, DICT_FLAGS32):
+        ncc_dict_clear(d)
+
+
+# -- dict iteration: positions 0..used-1 that are live, in insertion order -------------------
+@jit
+def dict_used(d):
+    if is_null(d):
+        ncc_fault_state(entry_name())
+        return 0
+    return _words(d)[DICT_USED]
+
+
+@jit
+def dict_live(d, pos):
+    return cast_voidptr_to_ptr(_ptrs(d)[DICT_LIVE], "int64")[pos] != 0
+
+
+@jit
+def dict_key_at(d, pos):
+    return cast_voidptr_to_ptr(_ptrs(d)[DICT_KEYS], "int64")[pos]
+
+
+@jit
+def dict_value_at(d, pos, sample):
+    return decode(storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos], sample)
+
+
+@jit
+def dict_changed_size():
+    ncc_error_set(NCC_ERR_STATE, c_string("dictionary changed size during iteration"), entry_name())
