@@ -165,6 +165,9 @@ class NumbaFunctionInfo:
         self.call_globals = call_globals
         self.decorator_name = decorator_name
         self.output_variable_types: list[Any] = []
+        #: C functions the code calls that only read memory and have no side effects (FFI): the IR
+        #: passes mark their declarations ``readonly nounwind``.
+        self.pure_functions: set[str] = set()
 
     @property
     def globals(self) -> dict[str, Any]:

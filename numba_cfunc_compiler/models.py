@@ -104,6 +104,14 @@ class VariableType:
         """Statements run in STOP for a state variable (containers free themselves here)."""
         return []
 
+    def host_encode(self, value: Any) -> Any:
+        """A Python value as the number a host writes into the cell (NodeRunner uses this)."""
+        return self.coerce_constant(value)
+
+    def host_decode(self, raw: Any) -> Any:
+        """The number read from a cell as the Python value a host sees."""
+        return self.python_type(raw) if isinstance(self.python_type, type) else raw
+
     def describe(self) -> str:
         return getattr(self.python_type, "__name__", repr(self.python_type))
 

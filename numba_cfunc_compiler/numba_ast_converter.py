@@ -204,6 +204,18 @@ class NumbaASTConverter(ast.NodeTransformer):
         """The managed variable called ``name`` (state, input, constant ...), if any."""
         return self.factory.get(name)
 
+    def resolve_global(self, node: ast.expr) -> Any:
+        """The module-level object ``node`` names (``x`` or ``mod.x``); None when it names a
+        local or managed variable, or nothing."""
+        if isinstance(node, ast.Name):
+            if node.id in self.locals or node.id in self.factory:
+                return None
+            return self.globals.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.resolve_global(node.value)
+            return getattr(base, node.attr, None) if base is not None else None
+        return None
+
     def is_visible_global(self, name: str) -> bool:
         return name in self.globals or name in ALLOWED_BUILTINS
 

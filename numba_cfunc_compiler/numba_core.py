@@ -24,6 +24,7 @@ from .numba_ast_converter import GENERATED_FUNCTION_NAME, NumbaASTConverter
 from .post_compilation import JITFunction, finalize_module, forbidden_declarations, host_target_machine
 from .source_registry import CfuncParam, SourceRegistry
 from .semantic_key import semantic_key
+from .utils.intrinsics import HELPERS
 from .variable_factory import VariableFactory
 
 __all__ = [
@@ -134,7 +135,7 @@ def create_compiled_func(
     params = [p for c in categories for p in c.cfunc_params]
     sig_text = "void(" + ", ".join(f"{p.name}: {p.type}" for p in params) + ")"
     source = ast.unparse(module)
-    namespace = {**info.globals, **factory.helpers}
+    namespace = {**info.globals, **HELPERS, **factory.helpers}
     key = semantic_key(source, sig_text, options, namespace)
     metadata = {"state_values": [], "nrt_state_indices": [], "struct_state_indices": [], "struct_state_sizes": []}
     for category in categories:
@@ -159,6 +160,7 @@ def create_compiled_func(
         native_name=native_name,
         force_inline_entry=options.force_inline,
         target_machine=tm,
+        pure_functions=info.pure_functions,
     )
     leftovers = forbidden_declarations(final)
     if leftovers:

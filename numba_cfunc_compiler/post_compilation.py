@@ -22,6 +22,8 @@ __all__ = [
     "FORBIDDEN_SYMBOL_PREFIXES",
     "add_entry_point",
     "bind_entry_name",
+    "mark_pure",
+    "link_ffi_bitcode",
     "force_inline",
     "internalize_except",
     "optimize",
@@ -99,9 +101,13 @@ def bind_entry_name(ir: str, native_name: str) -> str:
     return _ENTRY_DECLARATION.sub(lambda _: definition, ir)
 
 
-def force_inline(module: llvm.ModuleRef, inner_name: str) -> None:
-    """Let the optimiser merge the Numba function into the entry point."""
-    module.get_function(inner_name).add_function_attribute("alwaysinline")
+def force_inline(module: llvm.ModuleRef, keep: str) -> None:
+    """Let the optimiser merge everything the entry point ``keep`` calls (Numba's function, ``@njit``
+    helpers, container operations) into it: every other definition becomes ``alwaysinline``
+    (LLVM leaves recursive ones alone)."""
+    for fn in module.functions:
+        if not fn.is_declaration and fn.name != keep:
+            fn.add_function_attribute("alwaysinline")
 
 
 def internalize_except(module: llvm.ModuleRef, keep: Iterable[str]) -> None:
@@ -146,6 +152,14 @@ def forbidden_declarations(module: llvm.ModuleRef) -> list[str]:
     )
 
 
+def mark_pure(ir: str, names: Iterable[str]) -> str:
+    """Give the declarations of the C functions ``names`` the attributes ``readonly nounwind``."""
+    for name in sorted(set(names)):
+        pattern = re.compile(rf'^(declare [^@]*@"?{re.escape(name)}"?\([^)]*\))(.*)$', re.MULTILINE)
+        ir = pattern.sub(lambda m: f"{m.group(1)} readonly nounwind{m.group(2)}", ir)
+    return ir
+
+
 def finalize_module(
     ir: str,
     *,
@@ -153,12 +167,13 @@ def finalize_module(
     native_name: str,
     force_inline_entry: bool,
     target_machine: llvm.TargetMachine,
+    pure_functions: Iterable[str] = (),
 ) -> llvm.ModuleRef:
     """Numba's module text -> the verified final module (see the module docstring)."""
-    module = llvm.parse_assembly(bind_entry_name(ir, native_name))
+    module = llvm.parse_assembly(mark_pure(bind_entry_name(ir, native_name), pure_functions))
     add_entry_point(module, inner_name, native_name, noinline=not force_inline_entry)
     if force_inline_entry:
-        force_inline(module, inner_name)
+        force_inline(module, native_name)
     internalize_except(module, {native_name})
     optimize(module, target_machine)
     module.verify()
@@ -186,3 +201,31 @@ class JITFunction:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_TARGET_ATTRIBUTES = re.compile(r'\s*"target-(?:cpu|features)"="[^"]*"')
+
+
+def link_ffi_bitcode(module: llvm.ModuleRef, bitcode: bytes) -> llvm.ModuleRef:
+    """Link the FFI function bodies in ``bitcode`` into ``module`` so the optimiser can inline them.
+
+    Every function defined in the bitcode is marked ``alwaysinline`` and its ``target-cpu`` /
+    ``target-features`` attributes are stripped (they would block inlining into code built for
+    another CPU description). On any error the unchanged ``module`` is returned and a warning
+    logged: the calls then stay calls to the external symbols.
+    """
+    try:
+        ffi = llvm.parse_bitcode(bitcode)
+        text = _TARGET_ATTRIBUTES.sub("", str(ffi))
+        ffi = llvm.parse_assembly(text)
+        ffi.triple, ffi.data_layout = module.triple, module.data_layout
+        for fn in ffi.functions:
+            if not fn.is_declaration:
+                fn.add_function_attribute("alwaysinline")
+        linked = llvm.parse_assembly(str(module))
+        linked.link_in(ffi)
+        linked.verify()
+        return linked
+    except Exception as exc:  # noqa: BLE001 - any failure falls back to external calls
+        log.warning("link_ffi_bitcode: keeping FFI calls external: %s", exc)
+        return module

@@ -254,16 +254,22 @@ class VariableFactory:
         self.helpers[full] = obj
         return ast.Name(id=full, ctx=ast.Load())
 
-    def checked(self, value: ast.expr, var_type: VariableType) -> ast.expr:
-        """``value`` converted to the cell type of ``var_type``; a lossy store is a typing error."""
-        if isinstance(value, ast.Constant) and isinstance(value.value, _CONSTANTS_FITTING.get(var_type.get_numba_type_name(), ())):
+    def checked(self, value: ast.expr, cell: VariableType | str) -> ast.expr:
+        """``value`` converted to the cell type ``cell`` (a `VariableType` or a Numba type name);
+        a lossy store is a typing error."""
+        name = cell if isinstance(cell, str) else cell.get_numba_type_name()
+        if isinstance(value, ast.Constant) and isinstance(value.value, _CONSTANTS_FITTING.get(name, ())):
             return value
         check = self.helper("checked", checked_cell_value)
-        return ast.Call(func=check, args=[value, ast.Constant(var_type.get_numba_type_name())], keywords=[])
+        return ast.Call(func=check, args=[value, ast.Constant(name)], keywords=[])
 
     def typed_pointer(self, raw: ast.expr, var_type: VariableType) -> ast.expr:
         """``raw`` (a void pointer expression) as a pointer to the cell type of ``var_type``."""
         if var_type.state_size is not None:
             return raw
+        return self.cast_pointer(raw, var_type.get_numba_type_name())
+
+    def cast_pointer(self, raw: ast.expr, numba_type_name: str) -> ast.expr:
+        """``raw`` (a void pointer expression) as a pointer to ``numba_type_name`` values."""
         cast = self.helper("cast", cast_voidptr_to_ptr)
-        return ast.Call(func=cast, args=[raw, ast.Constant(var_type.get_numba_type_name())], keywords=[])
+        return ast.Call(func=cast, args=[raw, ast.Constant(numba_type_name)], keywords=[])

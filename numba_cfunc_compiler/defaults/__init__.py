@@ -11,7 +11,11 @@ from ..function_analyzer import FunctionAnalyzer
 from ..source_registry import SourceRegistry
 from ..type_factory import TypeFactory
 from .categories import BUILTIN_CATEGORIES
+from ..utils.ffi import register_ffi_handlers
 from .containers import ContainerConstantsCategory, DictType, ListType, register_container_handlers
+from .datetimes import DateTimeType, TimeDeltaType, register_datetime_handlers
+from .enums import EnumType, register_enum_handlers
+from .structs import register_struct_handlers
 from .outputs import PlainOutputHandler
 from .primitives import PRIMITIVE_TYPES
 
@@ -27,10 +31,14 @@ def register_all() -> None:
     ctx = CompilationContext.current()
     if ctx.extensions.get(_MARKER):
         return
-    for type_cls in (*PRIMITIVE_TYPES, ListType, DictType):
+    for type_cls in (*PRIMITIVE_TYPES, DateTimeType, TimeDeltaType, EnumType, ListType, DictType):
         TypeFactory.register(type_cls, priority=BUILTIN_PRIORITY)
     for category_cls in (*BUILTIN_CATEGORIES, ContainerConstantsCategory):
         SourceRegistry.register(category_cls())
     register_container_handlers()
+    register_datetime_handlers()
+    register_enum_handlers()
+    register_struct_handlers()
+    register_ffi_handlers()
     FunctionAnalyzer.register_output_handler(PlainOutputHandler(), priority=BUILTIN_PRIORITY)
     ctx.extensions[_MARKER] = True

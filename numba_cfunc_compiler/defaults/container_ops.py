@@ -5,6 +5,10 @@ them into the node; the C runtime is called only to allocate, grow, clear, free 
 Every operation takes ``sample``: a zero of the element's Python-level type (``0``, ``0.0`` or
 ``False``). It picks the storage type of the 8-byte slots and is the value returned on a fault.
 A NULL container (before START or after STOP) is a fault, never a crash.
+
+A fault records the error (first fault wins) and then raises, which unwinds the whole call like a
+Python exception: nothing after the faulting operation runs. The entry point's wrapper sees the
+failure status and its own generic record is ignored, since the precise one is already there.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ncc_error_set = types.ExternalFunction("ncc_error_set", types.void(types.int32, 
 
 NCC_ERR_STATE = 5
 READONLY = 1
+_FAULT = RuntimeError  # what the operations raise after recording a fault (never reaches Python)
 
 # Word offsets into the structs (8-byte words; flags are the int32 at byte 28 / 68).
 LIST_LEN, LIST_CAP, LIST_DATA, LIST_FLAGS32 = 0, 1, 2, 7
@@ -62,15 +67,14 @@ def _ptrs(c):
 
 
 @jit
-def _writable(c, flags_word):
-    """Fault and return False if ``c`` is NULL or a constant container."""
+def _check_writable(c, flags_word):
+    """Fault if ``c`` is NULL or a constant container."""
     if is_null(c):
         ncc_fault_state(entry_name())
-        return False
+        raise _FAULT
     if cast_voidptr_to_ptr(c, "int32")[flags_word] & READONLY:
         ncc_fault_readonly(entry_name())
-        return False
-    return True
+        raise _FAULT
 
 
 @jit
@@ -85,7 +89,7 @@ def set_readonly(c, flags_word):
 def list_len(lst):
     if is_null(lst):
         ncc_fault_state(entry_name())
-        return 0
+        raise _FAULT
     return _words(lst)[LIST_LEN]
 
 
@@ -93,12 +97,12 @@ def list_len(lst):
 def list_get(lst, i, sample):
     if is_null(lst):
         ncc_fault_state(entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     n = _words(lst)[LIST_LEN]
     j = i + n if i < 0 else i
     if j < 0 or j >= n:
         ncc_fault_index(i, n, entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     return decode(storage_ptr(_ptrs(lst)[LIST_DATA], sample)[j], sample)
 
 
@@ -110,55 +114,51 @@ def list_item(lst, i, sample):
 
 @jit
 def list_set(lst, i, value, sample):
-    if not _writable(lst, LIST_FLAGS32):
-        return
+    _check_writable(lst, LIST_FLAGS32)
     n = _words(lst)[LIST_LEN]
     j = i + n if i < 0 else i
     if j < 0 or j >= n:
         ncc_fault_index(i, n, entry_name())
-        return
+        raise _FAULT
     storage_ptr(_ptrs(lst)[LIST_DATA], sample)[j] = encode(value, sample)
 
 
 @jit
 def list_append(lst, value, sample):
-    if not _writable(lst, LIST_FLAGS32):
-        return
+    _check_writable(lst, LIST_FLAGS32)
     words = _words(lst)
     n = words[LIST_LEN]
     if n == words[LIST_CAP]:
         if ncc_list_grow(lst) != 0:
-            return
+            raise _FAULT
     storage_ptr(_ptrs(lst)[LIST_DATA], sample)[n] = encode(value, sample)
     words[LIST_LEN] = n + 1
 
 
 @jit
 def list_pop(lst, sample):
-    if not _writable(lst, LIST_FLAGS32):
-        return decode(encode(sample, sample), sample)
+    _check_writable(lst, LIST_FLAGS32)
     words = _words(lst)
     n = words[LIST_LEN]
     if n == 0:
         ncc_fault_empty(c_string("pop from empty list"), entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     words[LIST_LEN] = n - 1
     return decode(storage_ptr(_ptrs(lst)[LIST_DATA], sample)[n - 1], sample)
 
 
 @jit
 def list_pop_at(lst, i, sample):
-    if not _writable(lst, LIST_FLAGS32):
-        return decode(encode(sample, sample), sample)
+    _check_writable(lst, LIST_FLAGS32)
     words = _words(lst)
     n = words[LIST_LEN]
     if n == 0:
         ncc_fault_empty(c_string("pop from empty list"), entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     j = i + n if i < 0 else i
     if j < 0 or j >= n:
         ncc_fault_index(i, n, entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     data = storage_ptr(_ptrs(lst)[LIST_DATA], sample)
     value = data[j]
     for k in range(j, n - 1):
@@ -168,9 +168,25 @@ def list_pop_at(lst, i, sample):
 
 
 @jit
+def list_del(lst, i):
+    """``del lst[i]``: like pop(i) but an empty list is an index fault, as in Python."""
+    _check_writable(lst, LIST_FLAGS32)
+    words = _words(lst)
+    n = words[LIST_LEN]
+    j = i + n if i < 0 else i
+    if j < 0 or j >= n:
+        ncc_fault_index(i, n, entry_name())
+        raise _FAULT
+    data = cast_voidptr_to_ptr(_ptrs(lst)[LIST_DATA], "int64")
+    for k in range(j, n - 1):
+        data[k] = data[k + 1]
+    words[LIST_LEN] = n - 1
+
+
+@jit
 def list_clear(lst):
-    if _writable(lst, LIST_FLAGS32):
-        _words(lst)[LIST_LEN] = 0
+    _check_writable(lst, LIST_FLAGS32)
+    _words(lst)[LIST_LEN] = 0
 
 
 @jit
@@ -207,7 +223,7 @@ def _find(d, key):
 def dict_len(d):
     if is_null(d):
         ncc_fault_state(entry_name())
-        return 0
+        raise _FAULT
     return _words(d)[DICT_LEN]
 
 
@@ -215,7 +231,7 @@ def dict_len(d):
 def dict_contains(d, key):
     if is_null(d):
         ncc_fault_state(entry_name())
-        return False
+        raise _FAULT
     return _find(d, key)[1] >= 0
 
 
@@ -223,11 +239,11 @@ def dict_contains(d, key):
 def dict_get(d, key, sample):
     if is_null(d):
         ncc_fault_state(entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     pos = _find(d, key)[1]
     if pos < 0:
         ncc_fault_key(key, entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     return decode(storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos], sample)
 
 
@@ -235,7 +251,7 @@ def dict_get(d, key, sample):
 def dict_get_or(d, key, default, sample):
     if is_null(d):
         ncc_fault_state(entry_name())
-        return default
+        raise _FAULT
     pos = _find(d, key)[1]
     if pos < 0:
         return default
@@ -244,8 +260,7 @@ def dict_get_or(d, key, default, sample):
 
 @jit
 def dict_set(d, key, value, sample):
-    if not _writable(d, DICT_FLAGS32):
-        return
+    _check_writable(d, DICT_FLAGS32)
     pos = _find(d, key)[1]
     if pos >= 0:
         storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos] = encode(value, sample)
@@ -253,7 +268,7 @@ def dict_set(d, key, value, sample):
     words = _words(d)
     if words[DICT_USED] == words[DICT_CAP]:
         if ncc_dict_grow(d) != 0:
-            return
+            raise _FAULT
     ptrs = _ptrs(d)
     index = cast_voidptr_to_ptr(ptrs[DICT_INDEX], "int64")
     mask = words[DICT_MASK]
@@ -280,23 +295,21 @@ def _remove(d, slot, pos):
 
 @jit
 def dict_del(d, key):
-    if not _writable(d, DICT_FLAGS32):
-        return
+    _check_writable(d, DICT_FLAGS32)
     slot, pos = _find(d, key)
     if pos < 0:
         ncc_fault_key(key, entry_name())
-        return
+        raise _FAULT
     _remove(d, slot, pos)
 
 
 @jit
 def dict_pop(d, key, sample):
-    if not _writable(d, DICT_FLAGS32):
-        return decode(encode(sample, sample), sample)
+    _check_writable(d, DICT_FLAGS32)
     slot, pos = _find(d, key)
     if pos < 0:
         ncc_fault_key(key, entry_name())
-        return decode(encode(sample, sample), sample)
+        raise _FAULT
     value = storage_ptr(_ptrs(d)[DICT_VALUES], sample)[pos]
     _remove(d, slot, pos)
     return decode(value, sample)
@@ -304,8 +317,7 @@ def dict_pop(d, key, sample):
 
 @jit
 def dict_pop_or(d, key, default, sample):
-    if not _writable(d, DICT_FLAGS32):
-        return default
+    _check_writable(d, DICT_FLAGS32)
     slot, pos = _find(d, key)
     if pos < 0:
         return default
@@ -316,8 +328,8 @@ def dict_pop_or(d, key, default, sample):
 
 @jit
 def dict_clear(d):
-    if _writable(d, DICT_FLAGS32):
-        ncc_dict_clear(d)
+    _check_writable(d, DICT_FLAGS32)
+    ncc_dict_clear(d)
 
 
 # -- dict iteration: positions 0..used-1 that are live, in insertion order -------------------
@@ -325,7 +337,7 @@ def dict_clear(d):
 def dict_used(d):
     if is_null(d):
         ncc_fault_state(entry_name())
-        return 0
+        raise _FAULT
     return _words(d)[DICT_USED]
 
 
@@ -347,3 +359,4 @@ def dict_value_at(d, pos, sample):
 @jit
 def dict_changed_size():
     ncc_error_set(NCC_ERR_STATE, c_string("dictionary changed size during iteration"), entry_name())
+    raise _FAULT

@@ -366,16 +366,16 @@ def _loop(converter: Any, node: ast.For) -> list[ast.stmt] | None:
     else:
         size = factory.new_name("size")
         stmts.append(ast.Assign(targets=[name(size, ast.Store())], value=_call(factory, ops.dict_len, ptr)))
-        step += [
+        step += [  # like CPython: a size change is detected before the end of the iteration
+            ast.If(
+                test=ast.Compare(left=_call(factory, ops.dict_len, source.get()), ops=[ast.NotEq()], comparators=[name(size)]),
+                body=[_stmt(_call(factory, ops.dict_changed_size))],
+                orelse=[],
+            ),
             stop(ast.Compare(left=name(i), ops=[ast.GtE()], comparators=[_call(factory, ops.dict_used, source.get())])),
             ast.If(
                 test=ast.UnaryOp(op=ast.Not(), operand=_call(factory, ops.dict_live, source.get(), name(i))),
                 body=[ast.Continue()],
-                orelse=[],
-            ),
-            ast.If(
-                test=ast.Compare(left=_call(factory, ops.dict_len, source.get()), ops=[ast.NotEq()], comparators=[name(size)]),
-                body=[_stmt(_call(factory, ops.dict_changed_size)), ast.Break()],
                 orelse=[],
             ),
         ]
@@ -445,7 +445,7 @@ def register_container_handlers() -> None:
             _require_writable(converter, source, node)
             key = _int(converter, target.slice)
             if isinstance(source.type, ListType):
-                stmts.append(_stmt(_call(converter.factory, ops.list_pop_at, source.get(), key, source.type.sample())))
+                stmts.append(_stmt(_call(converter.factory, ops.list_del, source.get(), key)))
             else:
                 stmts.append(_stmt(_call(converter.factory, ops.dict_del, source.get(), key)))
         return stmts

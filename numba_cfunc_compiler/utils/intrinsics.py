@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from types import MappingProxyType
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils, errors
@@ -28,6 +31,16 @@ __all__ = [
     "entry_name",
     "ENTRY_NAME_SYMBOL",
     "null_pointer",
+    "DATETIME",
+    "TIMEDELTA",
+    "as_datetime",
+    "as_timedelta",
+    "datetime_bits",
+    "timedelta_bits",
+    "total_seconds",
+    "byte_offset",
+    "HELPERS",
+    "helper_call",
 ]
 
 
@@ -46,11 +59,13 @@ def cast_voidptr_to_ptr(typingctx, ptr, type_name):
     return sig, codegen
 
 
-_ACCEPTS = {
-    "int64": (types.Integer, types.Boolean),
-    "float64": (types.Float, types.Integer, types.Boolean),
-    "int8": (types.Boolean, types.Integer),
-}
+def _accepted(target: types.Type) -> tuple[type, ...]:
+    """Value types a cell of type ``target`` takes without losing information."""
+    if isinstance(target, types.Float):
+        return (types.Float, types.Integer, types.Boolean)
+    if isinstance(target, types.Integer):
+        return (types.Integer, types.Boolean)
+    return (type(target),)
 
 
 @intrinsic(prefer_literal=True)
@@ -59,9 +74,8 @@ def checked_cell_value(typingctx, value, type_name):
     the conversion would lose information (a float stored into an int cell)."""
     _require(isinstance(type_name, types.StringLiteral), "the type name must be a literal string")
     target = getattr(types, type_name.literal_value, None)
-    accepted = _ACCEPTS.get(type_name.literal_value)
-    if accepted is None:
-        accepted = (type(target),)
+    _require(isinstance(target, types.Type), f"unknown type {type_name}")
+    accepted = _accepted(target)
     inner = value.type if isinstance(value, types.Optional) else value  # unwrapped by the cast
     if not isinstance(inner, accepted):
         shown = {"int64": "int", "float64": "float", "int8": "bool"}.get(type_name.literal_value, type_name.literal_value)
@@ -184,3 +198,83 @@ def null_pointer(typingctx):
         return cgutils.voidptr_t(None)
 
     return types.voidptr(), codegen
+
+
+# -- datetime / timedelta: int64 nanoseconds in cells, Numba's datetime64[ns]/timedelta64[ns] in code
+DATETIME = types.NPDatetime("ns")
+TIMEDELTA = types.NPTimedelta("ns")
+
+
+def _same_bits(context, builder, signature, args):
+    return args[0]
+
+
+@intrinsic
+def as_datetime(typingctx, nanoseconds):
+    """int64 nanoseconds since the Unix epoch (UTC) as a datetime64[ns]."""
+    _require(isinstance(nanoseconds, types.Integer), f"expected int64 nanoseconds, got {nanoseconds}")
+    return DATETIME(nanoseconds), _same_bits
+
+
+@intrinsic
+def as_timedelta(typingctx, nanoseconds):
+    """int64 nanoseconds as a timedelta64[ns]."""
+    _require(isinstance(nanoseconds, types.Integer), f"expected int64 nanoseconds, got {nanoseconds}")
+    return TIMEDELTA(nanoseconds), _same_bits
+
+
+@intrinsic
+def datetime_bits(typingctx, value):
+    """A datetime as int64 nanoseconds (for a cell); anything else is a typing error."""
+    _require(value == DATETIME, f"a {value} value cannot be stored in a variable of type datetime")
+    return types.int64(value), _same_bits
+
+
+@intrinsic
+def timedelta_bits(typingctx, value):
+    """A timedelta as int64 nanoseconds (for a cell); anything else is a typing error."""
+    _require(value == TIMEDELTA, f"a {value} value cannot be stored in a variable of type timedelta")
+    return types.int64(value), _same_bits
+
+
+@intrinsic
+def total_seconds(typingctx, value):
+    """``timedelta.total_seconds()``: nanoseconds / 1e9 as a float."""
+    _require(value == TIMEDELTA, f"total_seconds() needs a timedelta, got {value}")
+
+    def codegen(context, builder, signature, args):
+        return builder.fdiv(builder.sitofp(args[0], ir.DoubleType()), ir.DoubleType()(1e9))
+
+    return types.float64(value), codegen
+
+
+@intrinsic
+def byte_offset(typingctx, ptr, offset):
+    """``ptr + offset`` bytes, as a void pointer (struct field addresses)."""
+    _require(isinstance(ptr, (types.RawPointer, types.CPointer)), f"expected a pointer, got {ptr}")
+    _require(isinstance(offset, types.Integer), f"expected an integer offset, got {offset}")
+
+    def codegen(context, builder, signature, args):
+        raw = builder.bitcast(args[0], cgutils.voidptr_t)
+        offset = context.cast(builder, args[1], signature.args[1], types.intp)
+        return builder.gep(raw, [offset])
+
+    return types.voidptr(ptr, offset), codegen
+
+
+#: Our intrinsics, always visible to generated code under these reserved names, so a type can
+#: refer to them from any hook (``helper_call(as_datetime, cell)``).
+HELPERS = MappingProxyType(
+    {
+        f"_ncc_{fn.__name__}": fn
+        for fn in (as_datetime, as_timedelta, datetime_bits, timedelta_bits, total_seconds, byte_offset)
+    }
+)
+
+
+def helper_call(fn: object, *args: ast.expr) -> ast.Call:
+    """``fn(*args)`` in generated code, for an intrinsic listed in `HELPERS`."""
+    name = f"_ncc_{fn.__name__}"
+    if HELPERS.get(name) is not fn:
+        raise ValueError(f"{fn!r} is not one of the always-visible helpers")
+    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
