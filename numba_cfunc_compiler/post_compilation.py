@@ -24,6 +24,7 @@ __all__ = [
     "bind_entry_name",
     "mark_pure",
     "link_ffi_bitcode",
+    "strip_target_attributes",
     "force_inline",
     "internalize_except",
     "optimize",
@@ -155,7 +156,9 @@ def forbidden_declarations(module: llvm.ModuleRef) -> list[str]:
 def mark_pure(ir: str, names: Iterable[str]) -> str:
     """Give the declarations of the C functions ``names`` the attributes ``readonly nounwind``."""
     for name in sorted(set(names)):
-        pattern = re.compile(rf'^(declare [^@]*@"?{re.escape(name)}"?\([^)]*\))(.*)$', re.MULTILINE)
+        pattern = re.compile(
+            rf'^(declare [^@]*@"?{re.escape(name)}"?\([^)]*\)(?: local_unnamed_addr| unnamed_addr)?)(.*)$', re.MULTILINE
+        )
         ir = pattern.sub(lambda m: f"{m.group(1)} readonly nounwind{m.group(2)}", ir)
     return ir
 
@@ -206,6 +209,15 @@ class JITFunction:
 _TARGET_ATTRIBUTES = re.compile(r'\s*"target-(?:cpu|features)"="[^"]*"')
 
 
+def strip_target_attributes(ir: str) -> str:
+    """Remove ``target-cpu`` / ``target-features`` attributes (and attribute groups left empty)."""
+    ir = _TARGET_ATTRIBUTES.sub("", ir)
+    for group in re.findall(r"^attributes #(\d+) = \{\s*\}$", ir, re.MULTILINE):
+        ir = re.sub(rf"^attributes #{group} = \{{\s*\}}\n?", "", ir, flags=re.MULTILINE)
+        ir = re.sub(rf" #{group}\b", "", ir)
+    return ir
+
+
 def link_ffi_bitcode(module: llvm.ModuleRef, bitcode: bytes) -> llvm.ModuleRef:
     """Link the FFI function bodies in ``bitcode`` into ``module`` so the optimiser can inline them.
 
@@ -216,8 +228,7 @@ def link_ffi_bitcode(module: llvm.ModuleRef, bitcode: bytes) -> llvm.ModuleRef:
     """
     try:
         ffi = llvm.parse_bitcode(bitcode)
-        text = _TARGET_ATTRIBUTES.sub("", str(ffi))
-        ffi = llvm.parse_assembly(text)
+        ffi = llvm.parse_assembly(strip_target_attributes(str(ffi)))
         ffi.triple, ffi.data_layout = module.triple, module.data_layout
         for fn in ffi.functions:
             if not fn.is_declaration:

@@ -44,6 +44,7 @@ class OutputsCategory(SourceCategory):
         return {
             "output_names": info.output_analysis.names(),
             "output_cell_types": [t.get_numba_type_name() for t in info.output_variable_types],
+            "output_variable_types": list(info.output_variable_types),
         }
 
 

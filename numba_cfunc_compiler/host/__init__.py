@@ -15,7 +15,7 @@ Node authors write::
 """
 
 from .annotations import Outputs, Signal, SignalType, output, start, stop, ticked, valid
-from .extension import SIGNAL_CATEGORY, is_registered, register
+from .extension import SIGNAL_CATEGORY, CtypesStructType, is_registered, register
 from .runner import DEFAULT_OPTIONS, NodeRunner, NodeRuntimeError, compile_node
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "register",
     "is_registered",
     "SIGNAL_CATEGORY",
+    "CtypesStructType",
     "compile_node",
     "NodeRunner",
     "NodeRuntimeError",

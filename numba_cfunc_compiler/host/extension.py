@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import ctypes
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from ..ast_handlers import ast_handler
 from ..compilation_context import CompilationContext
+from ..defaults.structs import StructField, StructType
 from ..function_analyzer import FunctionAnalyzer, InputTypeHandler, NumbaFunctionInfo, OutputTypeHandler
 from ..models import OutputAnalysis, ParameterInfo
 from ..source_registry import CfuncParam, SourceCategory, SourceInitFilter, SourceRegistry
@@ -15,7 +18,7 @@ from ..type_factory import TypeFactory
 from ..variable_factory import VariableFactory, VoidPtrSource
 from .annotations import Outputs, SignalType, output, ticked, valid
 
-__all__ = ["register", "is_registered", "SIGNAL_CATEGORY"]
+__all__ = ["register", "is_registered", "SIGNAL_CATEGORY", "CtypesStructType"]
 
 SIGNAL_CATEGORY = "signal"
 _MARKER = "numba_cfunc_compiler.host"
@@ -86,11 +89,51 @@ class SignalCategory(SourceCategory):
     def get_result_metadata(self, info: NumbaFunctionInfo) -> dict[str, Any]:
         signals = info.input_analysis.get_by_category(self.id)
         types = [info.extract_python_type_fn(arg) for arg in signals.values()]
+        variable_types = [TypeFactory.get_type(t) for t in types]
         return {
             "ordered_input_signals": list(signals),
             "input_types": types,
-            "input_cell_types": [TypeFactory.get_type(t).get_numba_type_name() for t in types],
+            "input_cell_types": [t.get_numba_type_name() for t in variable_types],
+            "input_variable_types": variable_types,
         }
+
+
+_CTYPES_FIELDS: dict[Any, tuple[Any, str]] = {
+    ctypes.c_double: (float, "float64"),
+    ctypes.c_float: (float, "float32"),
+    ctypes.c_int64: (int, "int64"),
+    ctypes.c_int32: (int, "int32"),
+    ctypes.c_int16: (int, "int16"),
+    ctypes.c_int8: (int, "int8"),
+    ctypes.c_uint8: (int, "uint8"),
+    ctypes.c_bool: (bool, "int8"),
+}
+
+
+@dataclass(frozen=True)
+class CtypesStructType(StructType):
+    """A struct described by a ``ctypes.Structure`` subclass. Fields map to Python types by their
+    ctypes type; a ``_ncc_field_types_`` dict on the class can give a field another registered
+    type (a datetime or an enum stored as ``c_int64``)."""
+
+    @classmethod
+    def is_type_supported(cls, var_type: Any) -> bool:
+        return isinstance(var_type, type) and issubclass(var_type, ctypes.Structure) and var_type is not ctypes.Structure
+
+    def _get_struct_fields(self) -> dict[str, StructField]:
+        overrides = getattr(self.python_type, "_ncc_field_types_", {})
+        fields = {}
+        for name, ctype, *_ in self.python_type._fields_:
+            python_type, storage = _CTYPES_FIELDS.get(ctype, (None, None))
+            if name in overrides:
+                python_type = overrides[name]
+            if python_type is None:
+                continue  # fields of other types are not visible to node code
+            fields[name] = StructField(getattr(self.python_type, name).offset, python_type, storage)
+        return fields
+
+    def _get_struct_size(self) -> int:
+        return ctypes.sizeof(self.python_type)
 
 
 def _signal_index(converter: Any, node: ast.Call, fn_name: str) -> int:
@@ -160,5 +203,6 @@ def register() -> None:
     FunctionAnalyzer.register_input_handler(SignalInputHandler())
     FunctionAnalyzer.register_output_handler(SignalOutputHandler())
     SourceRegistry.register(SignalCategory())
+    TypeFactory.register(CtypesStructType)
     _register_handlers()
     ctx.extensions[_MARKER] = True

@@ -125,10 +125,12 @@ class NodeRunner:
         self._runtime = numba_rt.load()
         meta = result.metadata
         self.input_names: list[str] = list(meta.get("ordered_input_signals", []))
-        self._input_types: list[Any] = list(meta.get("input_types", []))
+        self._input_types: list[Any] = list(meta.get("input_variable_types", []))
         self._input_cells: list[str] = list(meta.get("input_cell_types", []))
         self.output_names: list[str] = list(meta["output_names"])
+        self._output_types: list[Any] = list(meta["output_variable_types"])
         self._output_cells: list[str] = list(meta["output_cell_types"])
+        self._struct_inputs: dict[int, Any] = {}  # keeps ctypes structs given as inputs alive
         n_out, n_in = len(self.output_names), len(self.input_names)
         sizes = dict(zip(meta["struct_state_indices"], meta["struct_state_sizes"]))
         self._outputs = _Cells(n_out)
@@ -169,7 +171,12 @@ class NodeRunner:
             if name not in self._index:
                 raise TypeError(f"{self.result.qualname} has no input {name!r} (inputs: {', '.join(self.input_names) or 'none'})")
             i = self._index[name]
-            self._inputs.write(i, self._input_cells[i], self._input_types[i](value))
+            var_type = self._input_types[i]
+            if var_type.state_size is not None:  # a struct: inputs[i] points at its memory
+                self._struct_inputs[i] = value
+                self._inputs.pointers[i] = ctypes.addressof(value)
+            else:
+                self._inputs.write(i, self._input_cells[i], var_type.host_encode(value))
             self._input_ticked[i] = 1
             self._input_valid[i] = 1
         self._call(0)
@@ -181,8 +188,7 @@ class NodeRunner:
         return ticked
 
     def _read_output(self, index: int) -> Any:
-        value = self._outputs.read(index, self._output_cells[index])
-        return self.result.output_types[index](value)
+        return self._output_types[index].host_decode(self._outputs.read(index, self._output_cells[index]))
 
     def state(self, name: str) -> Any:
         """The current value of a scalar state variable (for inspection and tests)."""
