@@ -47,8 +47,13 @@ NCC_API int64_t ncc_live_containers(void) {
     return atomic_load_explicit(&live_containers, memory_order_relaxed);
 }
 
-static void count_created(void) { atomic_fetch_add_explicit(&live_containers, 1, memory_order_relaxed); }
-static void count_freed(void) { atomic_fetch_sub_explicit(&live_containers, 1, memory_order_relaxed); }
+static void count_created(void) {
+    atomic_fetch_add_explicit(&live_containers, 1, memory_order_relaxed);
+}
+
+static void count_freed(void) {
+    atomic_fetch_sub_explicit(&live_containers, 1, memory_order_relaxed);
+}
 
 /* ---- faults -------------------------------------------------------------------------------- */
 
@@ -70,8 +75,8 @@ NCC_API void ncc_fault_key(int64_t key, const char* entry) {
 }
 
 NCC_API void ncc_fault_empty(const char* what, const char* entry) {
-    const char* message = (what != NULL && what[0] != '\0') ? what : "operation on an empty container";
-    ncc_error_set(NCC_ERR_EMPTY, message, entry);
+    if (what == NULL || what[0] == '\0') what = "operation on an empty container";
+    ncc_error_set(NCC_ERR_EMPTY, what, entry);
 }
 
 NCC_API void ncc_fault_state(const char* entry) {

@@ -107,7 +107,11 @@ typedef struct ncc_dict {
 /* The hash and probe sequence, shared by C and compiled code: linear probing from
  * ncc_hash_int(key) & mask, step 1. */
 static inline uint64_t ncc_hash_int(int64_t key) {
-    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
+    /* Fold the high half down first: a multiply only carries bits upwards, so keys whose low bits
+       are all zero (id << 48) would otherwise collide; the product's mixed high half is then
+       folded into the low bits that the mask keeps. */
+    uint64_t x = (uint64_t)key;
+    uint64_t h = (x ^ (x >> 32)) * 0x9E3779B97F4A7C15ull;
     return h ^ (h >> 32);
 }
 

@@ -28,6 +28,8 @@ __all__ = [
     "ErrorCode",
     "Kind",
     "Runtime",
+    "decode",
+    "encode",
     "include_dir",
     "library_path",
     "load",
@@ -121,7 +123,8 @@ _SIGNATURES = {
 
 # Containers (ncc_containers.h). Pointers to ncc_list / ncc_dict travel as c_void_p (int).
 _P = ctypes.c_void_p
-_I32, _I64, _I64P, _STR = ctypes.c_int32, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p
+_I32, _I64, _STR = ctypes.c_int32, ctypes.c_int64, ctypes.c_char_p
+_I64P = ctypes.POINTER(ctypes.c_int64)
 _SIGNATURES.update({
     "ncc_list_new": ([_I32, _I64], _P),
     "ncc_list_free": ([_P], None),

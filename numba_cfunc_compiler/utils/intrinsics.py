@@ -153,7 +153,8 @@ def probe_start(typingctx, key, mask):
         i64 = ir.IntType(64)
         k = context.cast(builder, args[0], signature.args[0], types.int64)
         m = context.cast(builder, args[1], signature.args[1], types.int64)
-        h = builder.mul(k, i64(0x9E3779B97F4A7C15))
+        folded = builder.xor(k, builder.lshr(k, i64(32)))
+        h = builder.mul(folded, i64(0x9E3779B97F4A7C15))
         h = builder.xor(h, builder.lshr(h, i64(32)))
         return builder.and_(h, m)
 
