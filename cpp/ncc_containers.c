@@ -114,6 +114,16 @@ static int mutable_or_fault(const void* container, int32_t flags) {
 
 static int64_t* alloc_slots(int64_t count) { return malloc((size_t)count * sizeof(int64_t)); }
 
+/* List storage is cache-line aligned: the front-shifting memmove of pop(0) and the reads right
+   after it otherwise run up to 1.5x slower when the buffer lands at some offsets in a line. */
+enum { LIST_ALIGNMENT = 64 };
+
+static int64_t* alloc_list_slots(int64_t count) {
+    size_t bytes = (size_t)count * sizeof(int64_t);
+    bytes = (bytes + LIST_ALIGNMENT - 1) / LIST_ALIGNMENT * LIST_ALIGNMENT; /* aligned_alloc rule */
+    return aligned_alloc(LIST_ALIGNMENT, bytes);
+}
+
 /* ---- list ---------------------------------------------------------------------------------- */
 
 NCC_API ncc_list* ncc_list_new(int32_t kind, int64_t initial_capacity) {
@@ -126,7 +136,7 @@ NCC_API ncc_list* ncc_list_new(int32_t kind, int64_t initial_capacity) {
     int64_t* data = NULL;
     if (capacity <= MAX_ELEMENTS) {
         list = malloc(sizeof *list);
-        data = alloc_slots(capacity);
+        data = alloc_list_slots(capacity);
     }
     if (list == NULL || data == NULL) {
         free(list);
@@ -162,11 +172,13 @@ NCC_API int32_t ncc_list_reserve(ncc_list* list, int64_t min_capacity) {
     }
     int64_t capacity = list->capacity < MIN_CAPACITY ? MIN_CAPACITY : list->capacity;
     while (capacity < min_capacity) capacity *= 2; /* <= 2 * MAX_ELEMENTS: no overflow */
-    int64_t* data = realloc(list->data, (size_t)capacity * sizeof(int64_t));
+    int64_t* data = alloc_list_slots(capacity);
     if (data == NULL) {
         fault_alloc();
         return -1;
     }
+    memcpy(data, list->data, (size_t)list->len * sizeof(int64_t));
+    free(list->data);
     list->data = data;
     list->capacity = capacity;
     return 0;

@@ -286,7 +286,9 @@ class FunctionAnalyzer:
             try:
                 value = cls._validate(info, name, value)
             except (TypeError, ValueError) as exc:
-                raise CompilationError(str(exc), user.location(node), stage=STAGE) from None
+                what = "constant parameter" if info.is_constant else "parameter"
+                message = str(exc) if repr(name) in str(exc) else f"{what} {name!r}: {exc}"
+                raise CompilationError(message, user.location(node), stage=STAGE) from None
             analysis.parameters[name] = info
             analysis.bound[name] = value
         return analysis

@@ -209,9 +209,14 @@ class JITFunction:
 _TARGET_ATTRIBUTES = re.compile(r'\s*"target-(?:cpu|features)"="[^"]*"')
 
 
+_NOT_INLINABLE = re.compile(r"(?<=[{\s])(?:noinline|optnone)(?=[\s}])")
+
+
 def strip_target_attributes(ir: str) -> str:
-    """Remove ``target-cpu`` / ``target-features`` attributes (and attribute groups left empty)."""
+    """Remove ``target-cpu`` / ``target-features`` attributes, the ``noinline`` / ``optnone`` of
+    unoptimised builds (and attribute groups left empty)."""
     ir = _TARGET_ATTRIBUTES.sub("", ir)
+    ir = _NOT_INLINABLE.sub("", ir)  # bitcode built at -O0 carries these; alwaysinline conflicts
     for group in re.findall(r"^attributes #(\d+) = \{\s*\}$", ir, re.MULTILINE):
         ir = re.sub(rf"^attributes #{group} = \{{\s*\}}\n?", "", ir, flags=re.MULTILINE)
         ir = re.sub(rf" #{group}\b", "", ir)

@@ -29,7 +29,14 @@ def to_nanoseconds(value: _dt.datetime | _dt.timedelta) -> int:
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise ValueError(f"naive datetime {value!r}: {_NAIVE_HINT}")
         value = value - EPOCH
-    return (value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1_000
+    return _in_range((value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1_000)
+
+
+def _in_range(nanoseconds: int) -> int:
+    """Nanoseconds that fit a cell (years 1677 to 2262 for datetimes)."""
+    if not -(2**63) < nanoseconds < 2**63:
+        raise ValueError(f"{nanoseconds} ns is outside the int64 nanosecond range (years 1677 to 2262)")
+    return nanoseconds
 
 
 
@@ -51,7 +58,7 @@ class DateTimeType(VariableType):
         if isinstance(value, _dt.datetime):
             return to_nanoseconds(value)
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return _in_range(value)
         raise TypeError(f"expected a datetime, got {value!r}")
 
     def constant_ast(self, value: Any) -> ast.expr:
@@ -84,7 +91,7 @@ class TimeDeltaType(VariableType):
         if isinstance(value, _dt.timedelta):
             return to_nanoseconds(value)
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return _in_range(value)
         raise TypeError(f"expected a timedelta, got {value!r}")
 
     def constant_ast(self, value: Any) -> ast.expr:
@@ -105,7 +112,9 @@ def _constant(converter: Any, value: Any, node: ast.AST) -> ast.expr:
     try:
         return kind.constant_ast(value)
     except ValueError as exc:
-        raise converter.error(str(exc).split(":")[0] + " is not allowed in compiled code", node, _NAIVE_HINT) from None
+        naive = str(exc).startswith("naive")
+        message = str(exc).split(":")[0] + " is not allowed in compiled code" if naive else str(exc)
+        raise converter.error(message, node, _NAIVE_HINT if naive else None) from None
 
 
 def register_datetime_handlers() -> None:

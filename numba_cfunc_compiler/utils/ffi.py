@@ -83,4 +83,5 @@ def register_ffi_handlers() -> None:
         if fn.pure:
             converter.info.pure_functions.add(fn.name)
         callee = converter.factory.helper(f"ffi_{fn.name}", fn.external)
-        return ast.Call(func=callee, args=[converter.visit(a) for a in node.args], keywords=[])
+        args = [converter.factory.checked(converter.visit(a), t) for a, t in zip(node.args, fn.argtypes)]
+        return ast.Call(func=callee, args=args, keywords=[])
