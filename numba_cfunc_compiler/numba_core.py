@@ -218,6 +218,13 @@ def compile_cfunc(
         return numba.cfunc(sig, nopython=True, nogil=True, _nrt=False, error_model="numpy", fastmath=options.fastmath)(pyfunc)
     except numba_errors.NumbaError as exc:
         raise _map_numba_error(exc, info, factory) from None
+    except (ValueError, TypeError, KeyError, AssertionError) as exc:  # Numba failing inside itself
+        raise CompilationError(
+            f"Numba failed on this function ({type(exc).__name__}: {exc})",
+            info.location(None),
+            stage="Numba lowering",
+            hint="an operation Numba cannot lower for these types; rewrite it (e.g. int(a / b) for timedelta // timedelta)",
+        ) from exc
 
 
 _SPECIFIC = re.compile(r"raised a specific error:\s*\n\s*(?:\w+Error: )?(.+)")

@@ -164,7 +164,8 @@ def run_example(*args: str, cwd: Path) -> str:
 
 def test_all_examples_are_tested() -> None:
     scripts = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*.py")}
-    assert scripts == {"ema.py", "custom_extension.py", "c_host/build_and_run.py"}, "add a test for the new example"
+    expected = {"ema.py", "custom_extension.py", "ffi_host.py", "c_host/build_and_run.py", "c_host/containers_demo.py"}
+    assert scripts == expected, "add a test for the new example"
 
 
 def test_example_ema(tmp_path: Path) -> None:
@@ -199,6 +200,49 @@ def test_example_c_host(tmp_path: Path) -> None:
         f"runtime {numba_rt.load().version()}\n"
     ), out
     assert (tmp_path / "build" / "ema.o").is_file()
+
+
+def test_example_c_host_containers(tmp_path: Path) -> None:
+    if shutil.which("cc") is None:
+        pytest.fail("no C compiler (`cc`) on PATH; the C host example needs one (CI has it)")
+    out = run_example(str(EXAMPLES / "c_host" / "containers_demo.py"), str(tmp_path / "build"), cwd=tmp_path)
+    assert re.search(r"^compiled book -> _gc_numba_[0-9a-f]{16}$", out, re.M), out
+    assert "state: ['recent', 'per_venue']  containers at [0, 1]\n" in out
+    host_output = out.split("--- output of read_containers ---\n", 1)[1]
+    assert host_output == (
+        "after START: 2 live containers\n"
+        "price=10 venue=1 -> mean=10\n"
+        "price=11 venue=2 -> mean=10.5\n"
+        "price=12.5 venue=1 -> mean=11.1667\n"
+        "price=12 venue=9 -> mean=11.375\n"
+        "price=13 venue=1 -> mean=12.125\n"
+        "price=14 venue=2 -> mean=12.875\n"
+        "recent (len 4): 12.5 12 13 14  (last 14)\n"
+        "per_venue (len 3): 9->101 1->3 2->2\n"
+        "venue 1: 3 trades\n"
+        "venue 5: not in the dict\n"
+        "recent: len=4 capacity=8 kind=2\n"
+        "after STOP: cells NULL, 0 live containers\n"
+        "execute after STOP: fault 5: container used before START or after STOP\n"
+    ), out
+    assert (tmp_path / "build" / "book.o").is_file()
+
+
+def test_example_ffi_host(tmp_path: Path) -> None:
+    if shutil.which("cc") is None:
+        pytest.fail("no C compiler (`cc`) on PATH; the FFI example needs one (CI has it)")
+    out = run_example(str(EXAMPLES / "ffi_host.py"), str(tmp_path / "build"), cwd=tmp_path)
+    assert "available before loading: False\navailable after loading:  True\n" in out, out
+    assert re.search(r"^compiled fair_value -> _gc_numba_[0-9a-f]{16}$", out, re.M), out
+    assert "declare double @book_mid(ptr) local_unnamed_addr #0   ; 1 call(s)\n" in out, out
+    assert "memory(read)" in out, out
+    assert out.splitlines()[-4:] == [
+        "book 99.0/101.0 30x10 -> edge +0.250  fair value 100.250",
+        "book 99.0/101.0 30x10 -> edge +0.250  fair value 100.250",
+        "book 100.0/101.0 5x15 -> edge -0.125  fair value 100.375",
+        "logged by C: [100.25, 100.375]",
+    ], out
+    assert (tmp_path / "build" / "libffi_functions.so").is_file()
 
 
 def test_file_listings_match_files() -> None:

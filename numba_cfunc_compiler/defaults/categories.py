@@ -37,6 +37,13 @@ class OutputsCategory(SourceCategory):
                     stage="analysis",
                     hint="use int, float, bool or a registered type",
                 )
+            if var_type.is_container or var_type.state_size is not None:
+                raise CompilationError(
+                    f"output {name!r} cannot be a {var_type.describe()}: outputs are 8-byte values",
+                    info.location(info.funcdef.returns),
+                    stage="analysis",
+                    hint="keep containers and structs in State[...] and output values read from them",
+                )
             info.output_variable_types.append(var_type)
             factory.add_variable(OutputSource(index, var_type, name), category=self.id)
 
@@ -82,6 +89,7 @@ class StateCategory(SourceCategory):
             "state_values": [s.variable_type.state_initial_value(s.initial_value) for s in states],
             "state_names": [s.name for s in states],
             "state_types": [s.variable_type.get_numba_type_name() for s in states],
+            "state_variable_types": [s.variable_type for s in states],
             "nrt_state_indices": [i for i, s in enumerate(states) if s.variable_type.is_container],
             "struct_state_indices": [i for i, _ in structs],
             "struct_state_sizes": [size for _, size in structs],

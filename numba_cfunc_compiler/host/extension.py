@@ -82,6 +82,12 @@ class SignalCategory(SourceCategory):
             var_type = TypeFactory.get_type(actual)
             if var_type is None:
                 raise info.error(f"input {name!r} has unsupported type {actual!r}", info.parameter_node(name))
+            if var_type.is_container:
+                raise info.error(
+                    f"input {name!r} cannot be a container",
+                    info.parameter_node(name),
+                    hint="pass a constant list/dict parameter, or keep the container in State[...]",
+                )
             widened = actual is int and params[name].expected_type is float
             source_cls = WidenedInputSource if widened else VoidPtrSource
             factory.add_variable(source_cls(array_idx=index, type=var_type, name=name, storage_location="inputs"), category=self.id)

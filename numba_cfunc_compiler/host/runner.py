@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numba_rt
 
 from ..compilation_context import CompilationContext
+from ..containers import ListSpec
 from ..errors import CompilationError
 from ..function_analyzer import UserFunction
 from ..numba_core import CompilationOptions, CompilationResult, create_compiled_func
@@ -191,6 +192,19 @@ class NodeRunner:
         return self._output_types[index].host_decode(self._outputs.read(index, self._output_cells[index]))
 
     def state(self, name: str) -> Any:
-        """The current value of a scalar state variable (for inspection and tests)."""
-        i = self.result.metadata["state_names"].index(name)
-        return self._state.read(i, self.result.metadata["state_types"][i])
+        """The current value of a state variable, for inspection and tests: scalars as Python
+        values, a list or dict as a Python copy of its contents (None before START / after STOP).
+        Struct state is host memory; read it through the struct type instead."""
+        meta = self.result.metadata
+        i = meta["state_names"].index(name)
+        var_type = meta["state_variable_types"][i]
+        if var_type.state_size is not None:
+            raise TypeError(f"state {name!r} is a struct; read its fields from the host memory")
+        raw = self._state.read(i, "int64" if var_type.is_container else meta["state_types"][i])
+        if not var_type.is_container:
+            return var_type.host_decode(raw)
+        if not raw:
+            return None
+        if isinstance(var_type.python_type, ListSpec):
+            return self._runtime.list_items(raw)
+        return dict(self._runtime.dict_items(raw))
