@@ -67,11 +67,17 @@ def _ptrs(c):
 
 
 @jit
-def _check_writable(c, flags_word):
-    """Fault if ``c`` is NULL or a constant container."""
+def _check_live(c):
+    """Fault if ``c`` is NULL (used before START or after STOP)."""
     if is_null(c):
         ncc_fault_state(entry_name())
         raise _FAULT
+
+
+@jit
+def _check_writable(c, flags_word):
+    """Fault if ``c`` is NULL or a constant container."""
+    _check_live(c)
     if cast_voidptr_to_ptr(c, "int32")[flags_word] & READONLY:
         ncc_fault_readonly(entry_name())
         raise _FAULT
@@ -87,17 +93,13 @@ def set_readonly(c, flags_word):
 # -- lists ------------------------------------------------------------------------------------
 @jit
 def list_len(lst):
-    if is_null(lst):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(lst)
     return _words(lst)[LIST_LEN]
 
 
 @jit
 def list_get(lst, i, sample):
-    if is_null(lst):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(lst)
     n = _words(lst)[LIST_LEN]
     j = i + n if i < 0 else i
     if j < 0 or j >= n:
@@ -221,25 +223,19 @@ def _find(d, key):
 
 @jit
 def dict_len(d):
-    if is_null(d):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(d)
     return _words(d)[DICT_LEN]
 
 
 @jit
 def dict_contains(d, key):
-    if is_null(d):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(d)
     return _find(d, key)[1] >= 0
 
 
 @jit
 def dict_get(d, key, sample):
-    if is_null(d):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(d)
     pos = _find(d, key)[1]
     if pos < 0:
         ncc_fault_key(key, entry_name())
@@ -249,9 +245,7 @@ def dict_get(d, key, sample):
 
 @jit
 def dict_get_or(d, key, default, sample):
-    if is_null(d):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(d)
     pos = _find(d, key)[1]
     if pos < 0:
         return default
@@ -335,9 +329,7 @@ def dict_clear(d):
 # -- dict iteration: positions 0..used-1 that are live, in insertion order -------------------
 @jit
 def dict_used(d):
-    if is_null(d):
-        ncc_fault_state(entry_name())
-        raise _FAULT
+    _check_live(d)
     return _words(d)[DICT_USED]
 
 

@@ -74,6 +74,13 @@ class _ContainerType(VariableType):
     def element(self) -> Any:
         raise NotImplementedError
 
+    @classmethod
+    def try_parse_input(cls, param: inspect.Parameter, ann: Any) -> ParameterInfo | None:
+        """List/dict parameters are constants, materialised as read-only hidden state."""
+        if cls.is_type_supported(ann):
+            return ParameterInfo(expected_type=ann, category=CONTAINER_CONSTANTS)
+        return None
+
     def sample(self) -> ast.expr:
         return ast.Constant(_SAMPLE[self.element])
 
@@ -131,12 +138,6 @@ class ListType(_ContainerType):
             element = _infer_element(value)
         return cls(ListSpec(element), element)
 
-    @classmethod
-    def try_parse_input(cls, param: inspect.Parameter, ann: Any) -> ParameterInfo | None:
-        if cls.is_type_supported(ann):
-            return ParameterInfo(expected_type=ann, category=CONTAINER_CONSTANTS)
-        return None
-
     def coerce_constant(self, value: Any) -> Any:
         if self.element not in LIST_ELEMENT_TYPES:
             raise TypeError("NumbaList needs an element type of int, float or bool: NumbaList[float] or create_new_list(float)")
@@ -187,12 +188,6 @@ class DictType(_ContainerType):
             spec = DictSpec(_infer_element(list(value)), _infer_element(list(value.values())))
         key, val = (spec.key, spec.value) if spec else (None, None)
         return cls(DictSpec(key, val), (key, val))
-
-    @classmethod
-    def try_parse_input(cls, param: inspect.Parameter, ann: Any) -> ParameterInfo | None:
-        if cls.is_type_supported(ann):
-            return ParameterInfo(expected_type=ann, category=CONTAINER_CONSTANTS)
-        return None
 
     def coerce_constant(self, value: Any) -> Any:
         key, val = self.value

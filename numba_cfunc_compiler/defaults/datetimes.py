@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..ast_handlers import ast_handler
 from ..models import VariableType
@@ -42,69 +42,63 @@ def _in_range(nanoseconds: int) -> int:
 
 
 @dataclass(frozen=True)
-class DateTimeType(VariableType):
-    """A tz-aware ``datetime.datetime`` as int64 nanoseconds since the Unix epoch."""
+class _NanosecondsType(VariableType):
+    """What datetime and timedelta share: int64 nanoseconds in a cell, a Numba datetime64[ns] /
+    timedelta64[ns] in code. Subclasses name the Python class, the two conversions and the origin
+    that nanoseconds count from."""
+
+    python_class: ClassVar[type]
+    origin: ClassVar[Any]
+    to_value: ClassVar[Any]
+    to_bits: ClassVar[Any]
 
     def get_numba_type_name(self) -> str:
         return "int64"
 
     @classmethod
     def is_type_supported(cls, var_type: Any) -> bool:
-        return var_type is _dt.datetime
+        return var_type is cls.python_class
 
     def coerce_constant(self, value: Any) -> int:
         if value is None:
             return 0
-        if isinstance(value, _dt.datetime):
+        if isinstance(value, self.python_class):
             return to_nanoseconds(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return _in_range(value)
-        raise TypeError(f"expected a datetime, got {value!r}")
+        raise TypeError(f"expected a {self.python_class.__name__}, got {value!r}")
 
     def constant_ast(self, value: Any) -> ast.expr:
-        return helper_call(as_datetime, ast.Constant(self.coerce_constant(value)))
+        return helper_call(type(self).to_value, ast.Constant(self.coerce_constant(value)))
 
     def from_cell(self, cell: ast.expr) -> ast.expr:
-        return helper_call(as_datetime, cell)
+        return helper_call(type(self).to_value, cell)
 
     def to_cell(self, value: ast.expr) -> ast.expr:
-        return helper_call(datetime_bits, value)
+        return helper_call(type(self).to_bits, value)
 
-    def host_decode(self, raw: Any) -> _dt.datetime:
-        return EPOCH + _dt.timedelta(microseconds=int(raw) // 1_000)
+    def host_decode(self, raw: Any) -> Any:
+        return self.origin + _dt.timedelta(microseconds=int(raw) // 1_000)
 
 
 @dataclass(frozen=True)
-class TimeDeltaType(VariableType):
+class DateTimeType(_NanosecondsType):
+    """A tz-aware ``datetime.datetime`` as int64 nanoseconds since the Unix epoch (UTC)."""
+
+    python_class = _dt.datetime
+    origin = EPOCH
+    to_value = as_datetime
+    to_bits = datetime_bits
+
+
+@dataclass(frozen=True)
+class TimeDeltaType(_NanosecondsType):
     """A ``datetime.timedelta`` as int64 nanoseconds."""
 
-    def get_numba_type_name(self) -> str:
-        return "int64"
-
-    @classmethod
-    def is_type_supported(cls, var_type: Any) -> bool:
-        return var_type is _dt.timedelta
-
-    def coerce_constant(self, value: Any) -> int:
-        if value is None:
-            return 0
-        if isinstance(value, _dt.timedelta):
-            return to_nanoseconds(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return _in_range(value)
-        raise TypeError(f"expected a timedelta, got {value!r}")
-
-    def constant_ast(self, value: Any) -> ast.expr:
-        return helper_call(as_timedelta, ast.Constant(self.coerce_constant(value)))
-
-    def from_cell(self, cell: ast.expr) -> ast.expr:
-        return helper_call(as_timedelta, cell)
-
-    def to_cell(self, value: ast.expr) -> ast.expr:
-        return helper_call(timedelta_bits, value)
-
-    def host_decode(self, raw: Any) -> _dt.timedelta:
-        return _dt.timedelta(microseconds=int(raw) // 1_000)
+    python_class = _dt.timedelta
+    origin = _dt.timedelta(0)
+    to_value = as_timedelta
+    to_bits = timedelta_bits
 
 
 def _constant(converter: Any, value: Any, node: ast.AST) -> ast.expr:
