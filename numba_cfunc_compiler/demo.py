@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Callable, TextIO
 
 import numba
 
-from . import State
+from . import NumbaDict, NumbaList, State, create_new_dict, create_new_list
 from .host import NodeRunner, Outputs, Signal, compile_node, output, start, stop, ticked, valid
 
 
@@ -65,6 +66,30 @@ def volatility(price: Signal[float], window: int) -> Signal[float]:
         count = -1
 
 
+def rolling_max(x: Signal[float], window: int) -> Signal[float]:
+    """Maximum of the last ``window`` values, kept in a NumbaList."""
+    recent: State[NumbaList] = create_new_list(float)
+    if ticked(x):
+        recent.append(x)
+        if len(recent) > window:
+            recent.pop(0)
+        best = recent[0]
+        for v in recent:
+            best = max(best, v)
+        return best
+
+
+def trade_gaps(venue: Signal[int], at: Signal[datetime]) -> Outputs(gap=Signal[float], venues=Signal[int]):
+    """Seconds since the previous trade on the same venue (a NumbaDict of last times)."""
+    last_seen: State[NumbaDict[int, float]] = create_new_dict(int, float)
+    if ticked(at):
+        now = (at - datetime(2024, 1, 1, tzinfo=timezone.utc)).total_seconds()
+        if venue in last_seen:
+            output(gap=now - last_seen[venue])
+        last_seen[venue] = now
+        output(venues=len(last_seen))
+
+
 def run_demo(out: TextIO) -> None:
     def compiled(fn: Callable, **constants: object) -> NodeRunner:
         t0 = time.perf_counter()
@@ -91,4 +116,16 @@ def run_demo(out: TextIO) -> None:
     prices = [100.0, 101.0, 99.5, 100.5, 102.0]
     vols = [node.execute(price=p) for p in prices]
     out.write(f"  volatility(window=3) over {prices}: {[None if v is None else round(v, 6) for v in vols]}\n")
+    node.stop()
+
+    node = compiled(rolling_max, window=3)
+    xs = [3.0, 1.0, 4.0, 1.0, 5.0, 0.5, 0.25, 0.125]
+    out.write(f"  rolling_max(window=3) over {xs}: {[node.execute(x=x) for x in xs]}\n")
+    node.stop()
+
+    node = compiled(trade_gaps)
+    t0 = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)
+    for venue, seconds in [(1, 0.0), (2, 0.5), (1, 2.25), (2, 3.0)]:
+        result = node.execute(venue=venue, at=t0 + timedelta(seconds=seconds))
+        out.write(f"  trade_gaps(venue={venue}, at=+{seconds}s): {result}\n")
     node.stop()
