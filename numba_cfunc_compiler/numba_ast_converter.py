@@ -388,7 +388,6 @@ class NumbaASTConverter(ast.NodeTransformer):
     @with_handlers("AugAssign")
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         if isinstance(node.target, ast.Name) and node.target.id in self.factory:
-            source = self.factory.get(node.target.id)
             current = self.visit(ast.copy_location(ast.Name(id=node.target.id, ctx=ast.Load()), node.target))
             combined = ast.BinOp(left=current, op=node.op, right=self.visit(node.value))
             return _located(self._assign(node.target, combined, node), node)

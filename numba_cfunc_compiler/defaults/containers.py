@@ -12,7 +12,7 @@ import ast
 import dataclasses
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..ast_handlers import ast_handler
 from ..containers import (

@@ -42,7 +42,7 @@ class FFIFunction:
         if not self.name.isidentifier():
             raise ValueError(f"{self.name!r} is not a C identifier")
         object.__setattr__(self, "argtypes", tuple(self.argtypes))
-        self.signature  # validate the type names now, not at first use
+        _ = self.signature  # validate the type names now, not at first use
 
     @property
     def signature(self) -> Any:

@@ -10,7 +10,7 @@ __all__ = ["cell_has_value"]
 def cell_has_value(cell: Any) -> bool:
     """Whether a closure cell has been bound (an unbound one raises on access)."""
     try:
-        cell.cell_contents
+        _ = cell.cell_contents
     except ValueError:
         return False
     return True
