@@ -10,10 +10,13 @@ generated code changes.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import enum
 import hashlib
 import types as pytypes
 from typing import Any
+
+from numba.core import types as numba_types
 
 from .utils.introspection import cell_has_value
 
@@ -52,6 +55,10 @@ def _describe_global(value: Any, seen: frozenset[int] = frozenset()) -> str:
         return f"njit:{_describe_function(py_func, seen)}:{options}"
     if isinstance(value, pytypes.FunctionType):
         return f"function:{_describe_function(value, seen)}"
+    if isinstance(value, numba_types.Type):  # e.g. an FFI ExternalFunction: symbol and signature
+        return f"numba:{type(value).__name__}:{value}:{getattr(value, 'sig', '')}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. an FFIFunction
+        return f"data:{type(value).__module__}.{type(value).__qualname__}:{value!r}"
     return f"object:{type(value).__module__}.{type(value).__qualname__}:{getattr(value, '__qualname__', '')}"
 
 

@@ -82,6 +82,7 @@ def register_ffi_handlers() -> None:
             )
         if fn.pure:
             converter.info.pure_functions.add(fn.name)
-        callee = converter.factory.helper(f"ffi_{fn.name}", fn.external)
+        # purity changes the final IR, so it shows in the generated source (and the semantic key)
+        callee = converter.factory.helper(f"ffi_{'pure_' if fn.pure else ''}{fn.name}", fn.external)
         args = [converter.factory.checked(converter.visit(a), t) for a, t in zip(node.args, fn.argtypes)]
         return ast.Call(func=callee, args=args, keywords=[])
