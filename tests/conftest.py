@@ -8,14 +8,17 @@ depend on the reference host.
 from __future__ import annotations
 
 import ctypes
+import inspect
+import linecache
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from numba_cfunc_compiler import host
+from numba_cfunc_compiler import CompilationError, host
 from numba_cfunc_compiler.compilation_context import CompilationContext
 from numba_cfunc_compiler.defaults import register_all
+from numba_cfunc_compiler.host import NodeRunner, compile_node
 from numba_cfunc_compiler.numba_core import CompilationOptions, CompilationResult, create_compiled_func
 
 NCC_EXECUTE, NCC_START, NCC_STOP = 0, 1, 2
@@ -125,3 +128,39 @@ class DirectNode:
     def state_value(self, name: str) -> Any:
         index = self.result.metadata["state_names"].index(name)
         return self.state.get(index, self.result.metadata["state_types"][index])
+
+
+# -- helpers for compile-error tests: the offending line of a node carries MARKER ---------------
+MARKER = "# <- error"
+
+
+def marker_line(func) -> int:
+    """The line of ``func`` marked with MARKER (exactly one)."""
+    lines, start = inspect.getsourcelines(func)
+    hits = [start + i for i, line in enumerate(lines) if MARKER in line]
+    assert len(hits) == 1, f"{func.__name__} must mark exactly one line"
+    return hits[0]
+
+
+def rejected(func, *, at: str | None = None, **constants) -> CompilationError:
+    """Compile ``func`` with the reference host: it must fail with a `CompilationError` at its
+    marked line, quoting it, with the column at ``at`` when given."""
+    with pytest.raises(CompilationError) as info:
+        compile_node(func, **constants)
+    err = info.value
+    filename = inspect.getsourcefile(func)
+    lineno = marker_line(func)
+    line = linecache.getline(filename, lineno).rstrip("\n")
+    assert err.filename == filename, str(err)
+    assert err.lineno == lineno, str(err)
+    assert err.source_line == line, str(err)
+    if at is not None:
+        assert line[err.col_offset:].startswith(at), (line, err.col_offset, str(err))
+    return err
+
+
+def started(result) -> NodeRunner:
+    """A NodeRunner for ``result``, after START."""
+    runner = NodeRunner(result)
+    runner.start()
+    return runner

@@ -11,8 +11,6 @@ element type, and closure names resolve only in annotations evaluated when the n
 """
 
 import ctypes
-import inspect
-import linecache
 import os
 
 import llvmlite.binding as llvm
@@ -22,7 +20,6 @@ from hypothesis import strategies as st
 
 import numba_rt
 from numba_cfunc_compiler import (
-    CompilationError,
     NumbaDict,
     NumbaList,
     State,
@@ -31,12 +28,11 @@ from numba_cfunc_compiler import (
 )
 from numba_cfunc_compiler.host import NodeRunner, NodeRuntimeError, Outputs, Signal, compile_node, output, start, stop
 
-from conftest import DirectNode
+from conftest import DirectNode, rejected, started
 
 KEY, INDEX, EMPTY, STATE = 1, 2, 3, 5  # enum ncc_error_code
 PROPERTY = settings(max_examples=200, deadline=None)
 FORBIDDEN_PREFIXES = ("Py", "_Py", "numba_gil_")
-MARKER = "# <- error"
 RT = numba_rt.load()
 
 
@@ -57,11 +53,6 @@ def cell_pointer(runner: NodeRunner, name: str) -> int | None:
     index = runner.result.metadata["state_names"].index(name)
     return ctypes.c_void_p.from_buffer(runner._state.buffers[index]).value
 
-
-def started(result) -> NodeRunner:
-    runner = NodeRunner(result)
-    runner.start()
-    return runner
 
 
 def fault_of(call) -> NodeRuntimeError:
@@ -756,24 +747,6 @@ def test_container_operations_are_inlined_into_the_entry_point(keeper_result, fa
 # -- compile-time errors --------------------------------------------------------------------------
 
 
-def marker_line(func) -> int:
-    lines, first = inspect.getsourcelines(func)
-    hits = [first + i for i, line in enumerate(lines) if MARKER in line]
-    assert len(hits) == 1, f"{func.__name__} must mark exactly one line"
-    return hits[0]
-
-
-def assert_rejected(func, *, at: str | None = None, **constants) -> CompilationError:
-    with pytest.raises(CompilationError) as info:
-        compile_node(func, **constants)
-    err = info.value
-    lineno = marker_line(func)
-    line = linecache.getline(__file__, lineno).rstrip("\n")
-    assert (err.filename, err.lineno) == (__file__, lineno), str(err)
-    assert err.source_line == line
-    if at is not None:
-        assert line[err.col_offset:].startswith(at), (line, err.col_offset, str(err))
-    return err
 
 
 def bare_use(x: Signal[int]) -> Signal[int]:
@@ -905,7 +878,7 @@ REJECTED = [
 
 @pytest.mark.parametrize("func, at, constants", REJECTED)
 def test_unsupported_container_use_is_rejected_at_its_line(func, at, constants):
-    assert_rejected(func, at=at, **constants)
+    rejected(func, at=at, **constants)
 
 
 def takes_strings(x: Signal[int], names) -> Signal[int]:  # <- error
@@ -913,7 +886,7 @@ def takes_strings(x: Signal[int], names) -> Signal[int]:  # <- error
 
 
 def test_constant_list_of_unsupported_elements_is_rejected():
-    assert_rejected(takes_strings, names=["a", "b"])
+    rejected(takes_strings, names=["a", "b"])
 
 
 def test_package_root_annotations_and_factories():

@@ -10,8 +10,6 @@ import ast
 import ctypes
 import datetime as dtmod
 import enum
-import inspect
-import linecache
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -26,8 +24,8 @@ from numba_cfunc_compiler.defaults.structs import StructField, StructType
 from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, SignalType, compile_node, output, ticked
 from numba_cfunc_compiler.numba_core import create_compiled_func
 from numba_cfunc_compiler.type_factory import TypeFactory
+from conftest import rejected, started
 
-MARKER = "# <- error"
 UTC = timezone.utc
 TOKYO = timezone(timedelta(hours=9))
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -51,32 +49,7 @@ def ns(value) -> int:
     return (value // US) * 1_000
 
 
-def marker_line(func) -> int:
-    lines, start = inspect.getsourcelines(func)
-    hits = [start + i for i, line in enumerate(lines) if MARKER in line]
-    assert len(hits) == 1, f"{func.__name__} must mark exactly one line"
-    return hits[0]
 
-
-def rejected(func, *, at: str | None = None, **constants) -> CompilationError:
-    """Compile ``func``: it must fail with a `CompilationError` at its marked line."""
-    with pytest.raises(CompilationError) as info:
-        compile_node(func, **constants)
-    err = info.value
-    lineno = marker_line(func)
-    line = linecache.getline(__file__, lineno).rstrip("\n")
-    assert err.filename == __file__, str(err)
-    assert err.lineno == lineno, str(err)
-    assert err.source_line == line, str(err)
-    if at is not None:
-        assert line[err.col_offset:].startswith(at), (line, err.col_offset, str(err))
-    return err
-
-
-def started(result) -> NodeRunner:
-    runner = NodeRunner(result)
-    runner.start()
-    return runner
 
 
 def is_utc_datetime(value) -> bool:

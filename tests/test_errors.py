@@ -4,19 +4,15 @@ active context unchanged and the process able to compile the next node."""
 
 from __future__ import annotations
 
-import inspect
-import linecache
 import math
 
 import numba
-import pytest
 
 from numba_cfunc_compiler import CompilationError, State
 from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_node, output, start, ticked
 
-from conftest import registry_snapshot
+from conftest import registry_snapshot, rejected
 
-MARKER = "# <- error"
 
 
 @numba.njit
@@ -33,12 +29,6 @@ def window_sum(v):
     return total
 
 
-def marker_line(func) -> int:
-    lines, start = inspect.getsourcelines(func)
-    hits = [start + i for i, line in enumerate(lines) if MARKER in line]
-    assert len(hits) == 1, f"{func.__name__} must mark exactly one line"
-    return hits[0]
-
 
 def good_node(x: Signal[int]) -> Signal[int]:
     return x + 1
@@ -47,18 +37,10 @@ def good_node(x: Signal[int]) -> Signal[int]:
 def assert_rejected(ctx, func, *, at: str | None = None, **constants) -> CompilationError:
     """Compile ``func``; check the error's location and that nothing else changed."""
     before = registry_snapshot(ctx)
-    with pytest.raises(CompilationError) as info:
-        compile_node(func, **constants)
-    err = info.value
-    lineno = marker_line(func)
-    line = linecache.getline(__file__, lineno).rstrip("\n")
+    err = rejected(func, at=at, **constants)  # file, marked line, quoted line, column at `at`
     assert err.filename == __file__
-    assert err.lineno == lineno, str(err)
-    assert isinstance(err.col_offset, int) and 0 <= err.col_offset < len(line), str(err)
-    if at is not None:
-        assert line[err.col_offset:].startswith(at), (line, err.col_offset)
-    assert err.source_line == line
-    assert f"{__file__}:{lineno}" in str(err)
+    assert isinstance(err.col_offset, int) and 0 <= err.col_offset < len(err.source_line), str(err)
+    assert f"{__file__}:{err.lineno}" in str(err)
     assert registry_snapshot(ctx) == before
     runner = NodeRunner(compile_node(good_node))
     runner.start()

@@ -9,8 +9,6 @@ library to JIT-compiled nodes.
 
 import ctypes
 import enum
-import inspect
-import linecache
 import logging
 import re
 import subprocess
@@ -21,15 +19,14 @@ import llvmlite.binding as llvm
 import pytest
 
 import numba_rt
-from numba_cfunc_compiler import CompilationError, State
-from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_node, output, ticked
+from numba_cfunc_compiler import State
+from numba_cfunc_compiler.host import Outputs, Signal, compile_node, output, ticked
 from numba_cfunc_compiler.numba_core import CompilationOptions
 from numba_cfunc_compiler.post_compilation import host_target_machine, link_ffi_bitcode, optimize, strip_target_attributes
 from numba_cfunc_compiler.utils.ffi import FFIFunction
 
-from conftest import CellArray, NCC_EXECUTE, NCC_START
+from conftest import CellArray, NCC_EXECUTE, NCC_START, rejected, started
 
-MARKER = "# <- error"
 C_SOURCE = Path(__file__).parent / "c" / "ffi_host.c"
 
 # the host's functions, declared once where node code can see them
@@ -70,31 +67,7 @@ def ffi_library(tmp_path_factory) -> ctypes.CDLL:
     return lib
 
 
-def marker_line(func) -> int:
-    lines, start = inspect.getsourcelines(func)
-    hits = [start + i for i, line in enumerate(lines) if MARKER in line]
-    assert len(hits) == 1, f"{func.__name__} must mark exactly one line"
-    return hits[0]
 
-
-def rejected(func, *, at: str | None = None, **constants) -> CompilationError:
-    with pytest.raises(CompilationError) as info:
-        compile_node(func, **constants)
-    err = info.value
-    lineno = marker_line(func)
-    line = linecache.getline(__file__, lineno).rstrip("\n")
-    assert err.filename == __file__, str(err)
-    assert err.lineno == lineno, str(err)
-    assert err.source_line == line, str(err)
-    if at is not None:
-        assert line[err.col_offset:].startswith(at), (line, err.col_offset, str(err))
-    return err
-
-
-def started(result) -> NodeRunner:
-    runner = NodeRunner(result)
-    runner.start()
-    return runner
 
 
 def calls_to(ir: str, name: str) -> list[str]:
