@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .compilation_context import CompilationContext, OrderedRegistry
+from .utils.introspection import check_arity
 
 __all__ = ["ast_handler", "HandlerResult", "ASTHandlerRegistry", "SUPPORTED_NODE_TYPES", "with_handlers"]
 
@@ -41,12 +41,10 @@ class ASTHandlerRegistry:
             raise ValueError(
                 f"@ast_handler({node_type!r}): unsupported node type; supported: {', '.join(sorted(SUPPORTED_NODE_TYPES))}"
             )
-        nargs = 3 if post else 2
-        try:
-            inspect.signature(fn).bind(*range(nargs))
-        except TypeError:
-            kind = "post-handler (converter, original_node, result)" if post else "pre-handler (converter, node)"
-            raise TypeError(f"{getattr(fn, '__qualname__', fn)!r} must accept the arguments of a {kind}") from None
+        if post:
+            check_arity(fn, 3, "post-handler", "(converter, original_node, result)")
+        else:
+            check_arity(fn, 2, "pre-handler", "(converter, node)")
         key = (node_type, "post" if post else "pre")
         registry = CompilationContext.current().ast_handlers.setdefault(key, OrderedRegistry())
         registry.add(fn, priority)

@@ -19,7 +19,7 @@ from .models import (
     StateVariableInfo,
 )
 from .type_factory import TypeFactory
-from .utils.introspection import cell_has_value
+from .utils.introspection import cell_has_value, check_arity
 
 __all__ = [
     "FunctionAnalyzer",
@@ -190,19 +190,8 @@ class NumbaFunctionInfo:
     def register_signal_processor(processor: Callable[[Any, Any, Any], None], priority: int = 0) -> Callable:
         """``processor(variable, bound_argument, function_info)`` runs once per non-constant input,
         after the source categories have created the variables."""
-        _check_callable(processor, 3, "signal processor")
+        check_arity(processor, 3, "signal processor", "(variable, bound_argument, function_info)")
         return CompilationContext.current().signal_processors.add(processor, priority)
-
-
-def _check_callable(fn: Any, nargs: int, what: str) -> None:
-    if not callable(fn):
-        raise TypeError(f"{what} must be callable, got {fn!r}")
-    try:
-        inspect.signature(fn).bind(*range(nargs))
-    except TypeError:
-        raise TypeError(f"{what} {getattr(fn, '__qualname__', fn)!r} must accept {nargs} positional arguments") from None
-    except ValueError:  # builtins without a signature
-        pass
 
 
 class FunctionAnalyzer:

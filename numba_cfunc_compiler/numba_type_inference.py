@@ -9,20 +9,13 @@ Extensions register three kinds of hooks in the active context:
 from __future__ import annotations
 
 import ast
-import inspect
 from typing import Any, Callable
 
 from .compilation_context import CompilationContext
+from .utils.introspection import check_arity
 from .variable_factory import VariableFactory, VariableSource
 
 __all__ = ["NumbaTypeInference"]
-
-
-def _check(fn: Callable, nargs: int, what: str) -> None:
-    try:
-        inspect.signature(fn).bind(*range(nargs))
-    except TypeError:
-        raise TypeError(f"{what} {getattr(fn, '__qualname__', fn)!r} must accept {nargs} positional arguments") from None
 
 
 class NumbaTypeInference:
@@ -39,17 +32,17 @@ class NumbaTypeInference:
     # -- registration -------------------------------------------------------------------------
     @staticmethod
     def register_attr_accessor(fn: Callable, priority: int = 0) -> Callable:
-        _check(fn, 4, "attribute accessor")
+        check_arity(fn, 4, "attribute accessor", "(inference, base_var, attr_name, args)")
         return CompilationContext.current().attr_accessors.add(fn, priority)
 
     @staticmethod
     def register_call_handler(fn: Callable, priority: int = 0) -> Callable:
-        _check(fn, 4, "call handler")
+        check_arity(fn, 4, "call handler", "(inference, base_var, method_name, args)")
         return CompilationContext.current().call_handlers.add(fn, priority)
 
     @staticmethod
     def register_attr_lowerer(fn: Callable, priority: int = 0) -> Callable:
-        _check(fn, 3, "attribute lowerer")
+        check_arity(fn, 3, "attribute lowerer", "(node, globalns, variable_factory)")
         return CompilationContext.current().attr_lowerers.add(fn, priority)
 
     # -- resolution ---------------------------------------------------------------------------

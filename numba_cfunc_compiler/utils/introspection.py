@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-__all__ = ["cell_has_value"]
+__all__ = ["cell_has_value", "check_arity"]
 
 
 def cell_has_value(cell: Any) -> bool:
@@ -14,3 +15,17 @@ def cell_has_value(cell: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_arity(fn: Any, nargs: int, what: str, shape: str | None = None) -> None:
+    """Raise TypeError now, at registration, unless ``fn`` can be called with ``nargs`` positional
+    arguments (``shape`` names them in the message). Builtins without a signature pass."""
+    if not callable(fn):
+        raise TypeError(f"{what} must be callable, got {fn!r}")
+    try:
+        inspect.signature(fn).bind(*range(nargs))
+    except TypeError:
+        expected = shape or f"{nargs} positional arguments"
+        raise TypeError(f"{what} {getattr(fn, '__qualname__', fn)!r} must accept {expected}") from None
+    except ValueError:
+        pass
