@@ -265,6 +265,14 @@ static void compact_into(const ncc_dict* dict, int64_t* keys, int64_t* values, i
     }
 }
 
+/* The four arrays a dict owns (see ncc_dict); NULLs are fine. */
+static void free_dict_arrays(int64_t* index, int64_t* keys, int64_t* values, int64_t* live) {
+    free(index);
+    free(keys);
+    free(values);
+    free(live);
+}
+
 NCC_API ncc_dict* ncc_dict_new(int32_t value_kind, int64_t initial_capacity) {
     if (!valid_kind(value_kind)) {
         fault_kind(value_kind);
@@ -287,10 +295,7 @@ NCC_API ncc_dict* ncc_dict_new(int32_t value_kind, int64_t initial_capacity) {
     }
     if (dict == NULL || index == NULL || keys == NULL || values == NULL || live == NULL) {
         free(dict);
-        free(index);
-        free(keys);
-        free(values);
-        free(live);
+        free_dict_arrays(index, keys, values, live);
         fault_alloc();
         return NULL;
     }
@@ -311,10 +316,7 @@ NCC_API ncc_dict* ncc_dict_new(int32_t value_kind, int64_t initial_capacity) {
 
 NCC_API void ncc_dict_free(ncc_dict* dict) {
     if (dict == NULL) return;
-    free(dict->index);
-    free(dict->keys);
-    free(dict->values);
-    free(dict->live);
+    free_dict_arrays(dict->index, dict->keys, dict->values, dict->live);
     free(dict);
     count_freed();
 }
@@ -353,10 +355,7 @@ NCC_API int32_t ncc_dict_grow(ncc_dict* dict) {
         live = alloc_slots(capacity);
     }
     if (index == NULL || keys == NULL || values == NULL || live == NULL) {
-        free(index);
-        free(keys);
-        free(values);
-        free(live);
+        free_dict_arrays(index, keys, values, live);
         /* Dropping deleted entries may still make room in the current storage. */
         if (dict->len < dict->used) {
             compact_in_place(dict);
@@ -366,10 +365,7 @@ NCC_API int32_t ncc_dict_grow(ncc_dict* dict) {
         return -1;
     }
     compact_into(dict, keys, values, live);
-    free(dict->index);
-    free(dict->keys);
-    free(dict->values);
-    free(dict->live);
+    free_dict_arrays(dict->index, dict->keys, dict->values, dict->live);
     dict->index = index;
     dict->keys = keys;
     dict->values = values;
