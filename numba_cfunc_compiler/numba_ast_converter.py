@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from numba_rt import abi
+
 from .ast_handlers import ASTHandlerRegistry, HandlerResult, with_handlers
 from .compilation_context import CompilationContext
 from .errors import CompilationError
@@ -26,7 +28,7 @@ STAGE = "AST conversion"
 GENERATED_FUNCTION_NAME = RESERVED_PREFIX + "node"
 LIFECYCLE_PARAM = "lifecycle_phase"
 Phase = SourceInitFilter
-_PHASE_CODE = {Phase.ON_EXECUTE: 0, Phase.ON_START: 1, Phase.ON_STOP: 2}
+_PHASE_CODE = {Phase.ON_EXECUTE: int(abi.Phase.EXECUTE), Phase.ON_START: int(abi.Phase.START), Phase.ON_STOP: int(abi.Phase.STOP)}
 _PHASE_NAME = {Phase.ON_EXECUTE: "EXECUTE", Phase.ON_START: "START", Phase.ON_STOP: "STOP"}
 
 #: Builtins that compiled code may call.

@@ -1,21 +1,35 @@
 """Locate and load libnumba_rt, the C runtime that compiled nodes call into.
 
 The shared library and its public header (``include/ncc_runtime.h``) are built into this
-directory by the package build (hatch-cpp and hatch_build.py). This module must not depend on
-``numba_cfunc_compiler``.
+directory by the package build (hatch-cpp and hatch_build.py). The ABI itself (phases, fault
+codes, layouts, function signatures) is defined once in `numba_rt.abi`; this module re-exports it.
+This module must not depend on ``numba_cfunc_compiler``.
 """
 
 from __future__ import annotations
 
 import ctypes
-import enum
 import functools
 import operator
 import struct
 import sys
-import types
 from pathlib import Path
 from typing import Union
+
+from . import abi
+from .abi import (
+    CONTAINER_READONLY,
+    DICT_LAYOUT,
+    DICT_SIZE,
+    LIST_LAYOUT,
+    LIST_SIZE,
+    SLOT_DELETED,
+    SLOT_EMPTY,
+    ErrorCode,
+    Kind,
+    Phase,
+    to_ctypes,
+)
 
 __all__ = [
     "CONTAINER_READONLY",
@@ -27,7 +41,9 @@ __all__ = [
     "SLOT_EMPTY",
     "ErrorCode",
     "Kind",
+    "Phase",
     "Runtime",
+    "abi",
     "decode",
     "encode",
     "include_dir",
@@ -44,51 +60,6 @@ elif sys.platform == "darwin":
 else:
     _LIBRARY_NAME = "libnumba_rt.so"
 
-
-class ErrorCode(enum.IntEnum):
-    """Mirror of ``enum ncc_error_code`` in ncc_runtime.h."""
-
-    OK = 0
-    KEY = 1
-    INDEX = 2
-    EMPTY = 3
-    EXCEPTION = 4
-    STATE = 5
-    ALLOC = 6
-
-
-class Kind(enum.IntEnum):
-    """Mirror of ``enum ncc_kind`` in ncc_containers.h: the kind of a container's elements."""
-
-    INT = 1  # int64
-    FLOAT = 2  # double, stored as its 8 bytes
-    BOOL = 3  # int64 0 / 1
-
-
-# Layouts of the runtime's containers (ncc_containers.h): field -> byte offset. Fixed ABI that
-# compiled code reads and writes directly; the C side checks it with _Static_assert.
-LIST_LAYOUT = types.MappingProxyType(
-    {"len": 0, "capacity": 8, "data": 16, "kind": 24, "flags": 28}
-)
-LIST_SIZE = 32
-DICT_LAYOUT = types.MappingProxyType(
-    {
-        "len": 0,
-        "used": 8,
-        "capacity": 16,
-        "mask": 24,
-        "index": 32,
-        "keys": 40,
-        "values": 48,
-        "live": 56,
-        "value_kind": 64,
-        "flags": 68,
-    }
-)
-DICT_SIZE = 72
-CONTAINER_READONLY = 1  # NCC_CONTAINER_READONLY, a bit of the flags field
-SLOT_EMPTY = -1  # NCC_SLOT_EMPTY
-SLOT_DELETED = -2  # NCC_SLOT_DELETED
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -111,45 +82,11 @@ def include_dir() -> str:
     return str(_HERE / "include")
 
 
-# C signatures: name -> (argtypes, restype). Must match ncc_runtime.h.
+# C signatures: name -> (argtypes, restype), derived from the ABI table. Pointers to ncc_list /
+# ncc_dict travel as c_void_p (int).
 _SIGNATURES = {
-    "ncc_error_set": ([ctypes.c_int32, ctypes.c_char_p, ctypes.c_char_p], None),
-    "ncc_error_code": ([], ctypes.c_int32),
-    "ncc_error_message": ([], ctypes.c_char_p),
-    "ncc_error_entry": ([], ctypes.c_char_p),
-    "ncc_error_clear": ([], None),
-    "ncc_runtime_version": ([], ctypes.c_char_p),
+    fn.name: ([to_ctypes(t) for t in fn.argtypes], to_ctypes(fn.restype)) for fn in abi.FUNCTIONS
 }
-
-# Containers (ncc_containers.h). Pointers to ncc_list / ncc_dict travel as c_void_p (int).
-_P = ctypes.c_void_p
-_I32, _I64, _STR = ctypes.c_int32, ctypes.c_int64, ctypes.c_char_p
-_I64P = ctypes.POINTER(ctypes.c_int64)
-_SIGNATURES.update({
-    "ncc_list_new": ([_I32, _I64], _P),
-    "ncc_list_free": ([_P], None),
-    "ncc_list_reserve": ([_P, _I64], _I32),
-    "ncc_list_grow": ([_P], _I32),
-    "ncc_list_len": ([_P], _I64),
-    "ncc_list_get": ([_P, _I64, _I64P], _I32),
-    "ncc_list_append": ([_P, _I64], _I32),
-    "ncc_list_clear": ([_P], None),
-    "ncc_dict_new": ([_I32, _I64], _P),
-    "ncc_dict_free": ([_P], None),
-    "ncc_dict_grow": ([_P], _I32),
-    "ncc_dict_len": ([_P], _I64),
-    "ncc_dict_get": ([_P, _I64, _I64P], _I32),
-    "ncc_dict_set": ([_P, _I64, _I64], _I32),
-    "ncc_dict_del": ([_P, _I64], _I32),
-    "ncc_dict_clear": ([_P], None),
-    "ncc_dict_next": ([_P, _I64P, _I64P, _I64P], _I32),
-    "ncc_fault_index": ([_I64, _I64, _STR], None),
-    "ncc_fault_key": ([_I64, _STR], None),
-    "ncc_fault_empty": ([_STR, _STR], None),
-    "ncc_fault_state": ([_STR], None),
-    "ncc_fault_readonly": ([_STR], None),
-    "ncc_live_containers": ([], _I64),
-})  # fmt: skip
 
 
 def _to_int64(value: int) -> int:

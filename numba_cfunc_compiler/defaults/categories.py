@@ -6,13 +6,22 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from numba_rt import abi
+
 from ..errors import CompilationError
 from ..function_analyzer import NumbaFunctionInfo
+from ..models import StateSlot, ValueSlot
 from ..source_registry import CfuncParam, SourceCategory, SourceInitFilter
 from ..type_factory import TypeFactory
 from ..variable_factory import ConstantSource, OutputSource, VariableFactory, VoidPtrSource
 
 __all__ = ["OutputsCategory", "StateCategory", "LifecycleCategory", "ConstantsCategory", "BUILTIN_CATEGORIES"]
+
+
+def _params(*names: str) -> list[CfuncParam]:
+    """The built-in prefix parameters, spelled as the native ABI (`numba_rt.abi.NODE_PARAMS`) says."""
+    types = {p.name: p.type for p in abi.NODE_PARAMS}
+    return [CfuncParam(name, types[name]) for name in names]
 
 
 class OutputsCategory(SourceCategory):
@@ -24,7 +33,7 @@ class OutputsCategory(SourceCategory):
 
     @property
     def cfunc_params(self) -> list[CfuncParam]:
-        return [CfuncParam("outputs", "void**"), CfuncParam("output_ticked", "int8*")]
+        return _params("outputs", "output_ticked")
 
     def create_variables(self, info: NumbaFunctionInfo, factory: VariableFactory) -> None:
         analysis = info.output_analysis
@@ -49,10 +58,17 @@ class OutputsCategory(SourceCategory):
 
     def get_result_metadata(self, info: NumbaFunctionInfo) -> dict[str, Any]:
         return {
-            "output_names": info.output_analysis.names(),
             "output_cell_types": [t.get_numba_type_name() for t in info.output_variable_types],
             "output_variable_types": list(info.output_variable_types),
         }
+
+    def output_slots(self, info: NumbaFunctionInfo) -> list[ValueSlot]:
+        names = info.output_analysis.names()
+        return [t.value_slot(name) for name, t in zip(names, info.output_variable_types)]
+
+    def artifact_entries(self, info: NumbaFunctionInfo) -> dict[str, Any]:
+        named = info.output_analysis.named_outputs
+        return {"named_outputs": None if named is None else list(named)}
 
 
 class StateCategory(SourceCategory):
@@ -64,7 +80,7 @@ class StateCategory(SourceCategory):
 
     @property
     def cfunc_params(self) -> list[CfuncParam]:
-        return [CfuncParam("state", "void**")]
+        return _params("state")
 
     def create_variables(self, info: NumbaFunctionInfo, factory: VariableFactory) -> None:
         for index, state in enumerate(info.state_variables):
@@ -84,16 +100,13 @@ class StateCategory(SourceCategory):
 
     def get_result_metadata(self, info: NumbaFunctionInfo) -> dict[str, Any]:
         states = info.state_variables
-        structs = [(i, s.variable_type.state_size) for i, s in enumerate(states) if s.variable_type.state_size is not None]
         return {
-            "state_values": [s.variable_type.state_initial_value(s.initial_value) for s in states],
-            "state_names": [s.name for s in states],
             "state_types": [s.variable_type.get_numba_type_name() for s in states],
             "state_variable_types": [s.variable_type for s in states],
-            "nrt_state_indices": [i for i, s in enumerate(states) if s.variable_type.is_container],
-            "struct_state_indices": [i for i, _ in structs],
-            "struct_state_sizes": [size for _, size in structs],
         }
+
+    def state_slots(self, info: NumbaFunctionInfo) -> list[StateSlot]:
+        return [s.variable_type.state_slot(s.name, s.initial_value) for s in info.state_variables]
 
 
 class LifecycleCategory(SourceCategory):
@@ -104,7 +117,7 @@ class LifecycleCategory(SourceCategory):
 
     @property
     def cfunc_params(self) -> list[CfuncParam]:
-        return [CfuncParam("lifecycle_phase", "int8")]
+        return _params("lifecycle_phase")
 
 
 class ConstantsCategory(SourceCategory):

@@ -13,7 +13,10 @@ failure status and its own generic record is ignored, since the precise one is a
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import njit, types
+from numba_rt import abi
 
 from ..utils.intrinsics import (
     c_string,
@@ -26,31 +29,66 @@ from ..utils.intrinsics import (
     storage_ptr,
 )
 
-# -- the C runtime (cpp/ncc_containers.h) ----------------------------------------------------
-ncc_list_new = types.ExternalFunction("ncc_list_new", types.voidptr(types.int32, types.int64))
-ncc_list_free = types.ExternalFunction("ncc_list_free", types.void(types.voidptr))
-ncc_list_grow = types.ExternalFunction("ncc_list_grow", types.int32(types.voidptr))
-ncc_dict_new = types.ExternalFunction("ncc_dict_new", types.voidptr(types.int32, types.int64))
-ncc_dict_free = types.ExternalFunction("ncc_dict_free", types.void(types.voidptr))
-ncc_dict_grow = types.ExternalFunction("ncc_dict_grow", types.int32(types.voidptr))
-ncc_dict_clear = types.ExternalFunction("ncc_dict_clear", types.void(types.voidptr))
-ncc_fault_index = types.ExternalFunction("ncc_fault_index", types.void(types.int64, types.int64, types.voidptr))
-ncc_fault_key = types.ExternalFunction("ncc_fault_key", types.void(types.int64, types.voidptr))
-ncc_fault_empty = types.ExternalFunction("ncc_fault_empty", types.void(types.voidptr, types.voidptr))
-ncc_fault_state = types.ExternalFunction("ncc_fault_state", types.void(types.voidptr))
-ncc_fault_readonly = types.ExternalFunction("ncc_fault_readonly", types.void(types.voidptr))
-ncc_error_set = types.ExternalFunction("ncc_error_set", types.void(types.int32, types.voidptr, types.voidptr))
+# -- the C runtime (cpp/ncc_containers.h), declared from the ABI table of numba_rt.abi ----------
+# The Numba spelling of each numba_rt.abi type word (pointers and C strings travel as voidptr).
+_NUMBA_TYPES = {
+    "void": types.void,
+    "int8": types.int8,
+    "int32": types.int32,
+    "int64": types.int64,
+    "double": types.float64,
+    "ptr": types.voidptr,
+    "str": types.voidptr,
+    "int64*": types.CPointer(types.int64),
+    "int8*": types.CPointer(types.int8),
+    "void**": types.CPointer(types.voidptr),
+}
 
-NCC_ERR_STATE = 5
-READONLY = 1
+
+def _external(name: str) -> types.ExternalFunction:
+    """``types.ExternalFunction`` for the runtime function ``name`` of `numba_rt.abi.FUNCTIONS`."""
+    fn = abi.function(name)
+    signature = _NUMBA_TYPES[fn.restype](*(_NUMBA_TYPES[t] for t in fn.argtypes))
+    return types.ExternalFunction(fn.name, signature)
+
+
+ncc_list_new = _external("ncc_list_new")
+ncc_list_free = _external("ncc_list_free")
+ncc_list_grow = _external("ncc_list_grow")
+ncc_dict_new = _external("ncc_dict_new")
+ncc_dict_free = _external("ncc_dict_free")
+ncc_dict_grow = _external("ncc_dict_grow")
+ncc_dict_clear = _external("ncc_dict_clear")
+ncc_fault_index = _external("ncc_fault_index")
+ncc_fault_key = _external("ncc_fault_key")
+ncc_fault_empty = _external("ncc_fault_empty")
+ncc_fault_state = _external("ncc_fault_state")
+ncc_fault_readonly = _external("ncc_fault_readonly")
+ncc_error_set = _external(abi.ERROR_SET_SYMBOL)
+
+NCC_ERR_STATE = int(abi.ErrorCode.STATE)
+READONLY = abi.CONTAINER_READONLY
 _FAULT = RuntimeError  # what the operations raise after recording a fault (never reaches Python)
 
+
+def _word(layout: Any, field: str) -> int:
+    """Index of an 8-byte field in its struct, as an int64 array."""
+    return layout[field] // 8
+
+
+def _word32(layout: Any, field: str) -> int:
+    """Index of an int32 field in its struct, as an int32 array."""
+    return layout[field] // 4
+
+
 # Word offsets into the structs (8-byte words; flags are the int32 at byte 28 / 68).
-LIST_LEN, LIST_CAP, LIST_DATA, LIST_FLAGS32 = 0, 1, 2, 7
-DICT_LEN, DICT_USED, DICT_CAP, DICT_MASK, DICT_INDEX, DICT_KEYS, DICT_VALUES, DICT_LIVE, DICT_FLAGS32 = (
-    0, 1, 2, 3, 4, 5, 6, 7, 17
-)
-EMPTY, DELETED = -1, -2
+_L, _D = abi.LIST_LAYOUT, abi.DICT_LAYOUT
+LIST_LEN, LIST_CAP, LIST_DATA = _word(_L, "len"), _word(_L, "capacity"), _word(_L, "data")
+LIST_FLAGS32 = _word32(_L, "flags")
+DICT_LEN, DICT_USED, DICT_CAP, DICT_MASK = _word(_D, "len"), _word(_D, "used"), _word(_D, "capacity"), _word(_D, "mask")
+DICT_INDEX, DICT_KEYS, DICT_VALUES, DICT_LIVE = _word(_D, "index"), _word(_D, "keys"), _word(_D, "values"), _word(_D, "live")
+DICT_FLAGS32 = _word32(_D, "flags")
+EMPTY, DELETED = abi.SLOT_EMPTY, abi.SLOT_DELETED
 
 _OPTIONS = {"no_cpython_wrapper": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 jit = njit(**_OPTIONS)

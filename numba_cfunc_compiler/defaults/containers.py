@@ -14,6 +14,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from numba_rt.abi import Kind
+
 from ..ast_handlers import ast_handler
 from ..containers import (
     DICT_KEY_TYPES,
@@ -36,7 +38,7 @@ from . import container_ops as ops
 __all__ = ["ListType", "DictType", "ContainerConstantsCategory", "CONTAINER_CONSTANTS", "register_container_handlers"]
 
 CONTAINER_CONSTANTS = "container_constants"
-_KIND = {int: 1, float: 2, bool: 3}  # enum ncc_kind
+_KIND = {int: int(Kind.INT), float: int(Kind.FLOAT), bool: int(Kind.BOOL)}  # enum ncc_kind
 _CELL = {int: "int64", float: "float64", bool: "int8"}
 _SAMPLE = {int: 0, float: 0.0, bool: False}
 _INITIAL_CAPACITY = 8
