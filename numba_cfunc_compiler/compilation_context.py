@@ -93,6 +93,8 @@ class CompilationContext:
       ast_handlers      -- dict (node type, "pre"|"post") -> registry of handlers
       attr_accessors, call_handlers, attr_lowerers -- `NumbaTypeInference`
       signal_processors -- `NumbaFunctionInfo.register_signal_processor`
+      helpers           -- dict reserved name (``_ncc_<name>``) -> object that generated code reaches
+                           (`helpers.register_helper`); put in every generated module's globals
       extensions        -- dict for extension-owned registries (for example FFI declarations)
       results           -- semantic key -> compiled result, so an identical function compiles once
     """
@@ -107,6 +109,7 @@ class CompilationContext:
         self.call_handlers: OrderedRegistry[Callable] = OrderedRegistry()
         self.attr_lowerers: OrderedRegistry[Callable] = OrderedRegistry()
         self.signal_processors: OrderedRegistry[Callable] = OrderedRegistry()
+        self.helpers: dict[str, Any] = {}
         self.extensions: dict[str, Any] = {}
         self.results: dict[str, Any] = {}
         self._tokens: list[contextvars.Token] = []
@@ -153,6 +156,7 @@ class CompilationContext:
                      "attr_lowerers", "signal_processors"):
             setattr(new, name, getattr(self, name).copy())
         new.source_categories = dict(self.source_categories)
+        new.helpers = dict(self.helpers)
         new.ast_handlers = {key: registry.copy() for key, registry in self.ast_handlers.items()}
         new.extensions = {key: copy.copy(value) for key, value in self.extensions.items()}
         new.results = self.results

@@ -11,6 +11,8 @@ import copy
 import itertools
 from typing import Any
 
+from .compilation_context import CompilationContext
+from .helpers import RESERVED_PREFIX
 from .models import VariableType
 from .utils.intrinsics import cast_voidptr_to_ptr, checked_cell_value
 
@@ -29,9 +31,6 @@ __all__ = [
 
 #: Python constants that a cell of each storage type takes without loss.
 _CONSTANTS_FITTING = {"int64": (int,), "float64": (int, float), "int8": (bool,)}
-
-#: Every name the compiler generates starts with this; user code may not use it.
-RESERVED_PREFIX = "_ncc_"
 
 
 class ReadOnlyVariableError(Exception):
@@ -248,7 +247,9 @@ class VariableFactory:
     def helper(self, name: str, obj: Any) -> ast.Name:
         """Make ``obj`` visible to generated code under a reserved name; return a Name loading it."""
         full = name if name.startswith(RESERVED_PREFIX) else RESERVED_PREFIX + name
-        existing = self.helpers.get(full, obj)
+        ctx = CompilationContext.active()
+        shared = ctx.helpers if ctx is not None else {}
+        existing = self.helpers.get(full, shared.get(full, obj))  # one namespace with `ctx.helpers`
         if existing is not obj:
             raise ValueError(f"helper name {full!r} already bound to {existing!r}")
         self.helpers[full] = obj

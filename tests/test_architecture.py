@@ -1,9 +1,11 @@
-"""Architecture rules of SPEC §2, checked on the package's source: no import cycles (function-level
-imports included) and no module-level mutable registries."""
+"""Architecture rules of SPEC §2, checked on the package's source: imports go one way down the
+layers (function-level imports included), `utils/` is the bottom and imports nothing of ours above
+it, no import cycles, and no module-level mutable registries."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,13 +47,14 @@ def owning_module(dotted: str, modules: set[str]) -> str | None:
     return None
 
 
-def import_edges(importer: str, is_package: bool, source: str, modules: set[str]) -> set[str]:
-    """Package modules that ``importer`` imports anywhere (module level, functions, classes).
+def import_targets(importer: str, is_package: bool, source: str, modules: set[str]) -> set[str]:
+    """Absolute dotted names of everything ``importer`` imports anywhere (module level, functions,
+    classes), ours or not.
 
-    ``from pkg import sub`` is an edge to the submodule ``pkg.sub``; ``from pkg import name``
-    (not a submodule) an edge to ``pkg`` itself; ``importlib.import_module("pkg.x")`` counts.
+    ``from pkg import sub`` names the submodule ``pkg.sub``; ``from pkg import name`` (not a
+    submodule) names ``pkg`` itself; ``importlib.import_module("pkg.x")`` counts.
     """
-    edges: set[str] = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         targets: list[str] = []
         if isinstance(node, ast.Import):
@@ -66,10 +69,17 @@ def import_edges(importer: str, is_package: bool, source: str, modules: set[str]
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
                 targets = [node.args[0].value]
-        for target in targets:
-            owner = owning_module(target, modules)
-            if owner is not None and owner != importer:
-                edges.add(owner)
+        found.update(targets)
+    return found
+
+
+def import_edges(importer: str, is_package: bool, source: str, modules: set[str]) -> set[str]:
+    """Package modules that ``importer`` imports anywhere (see `import_targets`)."""
+    edges: set[str] = set()
+    for target in import_targets(importer, is_package, source, modules):
+        owner = owning_module(target, modules)
+        if owner is not None and owner != importer:
+            edges.add(owner)
     return edges
 
 
@@ -146,6 +156,113 @@ def test_importing_a_name_from_a_package_is_an_edge_to_its_init():
     assert edges == {"pkg.a", "pkg"}
     assert import_edges("pkg.a", False, "from .sub import thing\n", SYNTHETIC_MODULES) == {"pkg.sub"}
     assert import_edges("pkg.a", False, "from .sub import c\n", SYNTHETIC_MODULES) == {"pkg.sub.c"}
+
+
+# -- layers ---------------------------------------------------------------------------------------
+
+#: SPEC §2, bottom first: a module imports only modules of its own layer or of a layer below it.
+#: Names are relative to the package ("" is the package itself; a subpackage covers its modules,
+#: the longest name wins). A new module must be placed here before the tests pass.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("bottom", ("utils",)),
+    # stores the pipeline drives (the byte cache, the process JIT): they know nothing of the compiler
+    ("leaf services", ("targets.cache", "targets.jit")),
+    ("context and models", ("", "errors", "models", "containers", "artifact", "compilation_context")),
+    ("registries", ("type_factory", "function_analyzer", "source_registry", "ast_handlers", "helpers")),
+    ("variable sources", ("variable_factory", "numba_type_inference")),
+    ("extensions and AST converter", ("defaults", "numba_ast_converter")),
+    ("pipeline", ("semantic_key", "post_compilation", "numba_core")),
+    ("targets and CLI", ("targets", "linker", "host", "cli", "demo", "__main__")),
+)
+
+#: What the bottom layer may import besides itself.
+BOTTOM_MAY_IMPORT = frozenset(sys.stdlib_module_names) | {"numba", "llvmlite", "numpy", "numba_rt"}
+
+
+def layer_of(module: str, package: str = PACKAGE, layers=LAYERS) -> int | None:
+    """Index in ``layers`` of the entry that holds ``module`` (the longest matching name wins)."""
+    best: tuple[int, int] | None = None  # (length of the matching name, layer)
+    for index, (_, names) in enumerate(layers):
+        for name in names:
+            full = f"{package}.{name}" if name else package
+            if module == full or (name and module.startswith(full + ".")):
+                if best is None or len(full) > best[0]:
+                    best = (len(full), index)
+    return None if best is None else best[1]
+
+
+def layer_violations(graph: dict[str, set[str]], package: str = PACKAGE, layers=LAYERS) -> list[str]:
+    """Every import that runs up the layers, as ``"importer (layer) -> imported (layer)"``."""
+    found = []
+    for importer, imported in sorted(graph.items()):
+        here = layer_of(importer, package, layers)
+        for target in sorted(imported):
+            there = layer_of(target, package, layers)
+            if here is not None and there is not None and there > here:
+                found.append(f"{importer} ({layers[here][0]}) -> {target} ({layers[there][0]})")
+    return found
+
+
+def bottom_layer_violations(importer: str, is_package: bool, source: str, modules: set[str], package: str = PACKAGE) -> list[str]:
+    """Imports of a `utils` module that leave the bottom layer: anything of ours outside `utils`,
+    anything third-party other than numba, llvmlite, numpy and numba_rt."""
+    bottom = f"{package}.utils"
+    found = []
+    for target in sorted(import_targets(importer, is_package, source, modules)):
+        if target == bottom or target.startswith(bottom + "."):
+            continue
+        if target.partition(".")[0] == package or target.partition(".")[0] not in BOTTOM_MAY_IMPORT:
+            found.append(target)
+    return found
+
+
+def test_every_module_has_a_layer():
+    assert [name for name in MODULES if layer_of(name) is None] == []
+
+
+def test_imports_only_go_down_the_layers():
+    assert layer_violations(package_graph()) == []
+
+
+def test_utils_imports_nothing_above_the_bottom_layer():
+    names = set(MODULES)
+    offenders = {
+        name: bad
+        for name, path in MODULES.items()
+        if layer_of(name) == 0
+        and (bad := bottom_layer_violations(name, path.name == "__init__.py", path.read_text(), names))
+    }
+    assert offenders == {}
+
+
+SYNTHETIC_LAYERS = (("bottom", ("utils",)), ("middle", ("", "core")), ("top", ("cli",)))
+SYNTHETIC_LAYERED = {"pkg", "pkg.utils", "pkg.utils.ffi", "pkg.utils.types", "pkg.core", "pkg.cli"}
+
+
+def test_layer_checker_flags_an_import_that_runs_up():
+    graph = {
+        "pkg.utils.ffi": import_edges("pkg.utils.ffi", False, "def f():\n    from ..core import handler\n", SYNTHETIC_LAYERED),
+        "pkg.core": import_edges("pkg.core", False, "from .utils import ffi\n", SYNTHETIC_LAYERED),
+        "pkg.cli": import_edges("pkg.cli", False, "from . import core\n", SYNTHETIC_LAYERED),
+    }
+    assert layer_violations(graph, "pkg", SYNTHETIC_LAYERS) == ["pkg.utils.ffi (bottom) -> pkg.core (middle)"]
+    assert layer_of("pkg.cli.sub", "pkg", SYNTHETIC_LAYERS) == 2 and layer_of("pkg.other", "pkg", SYNTHETIC_LAYERS) is None
+
+
+@pytest.mark.parametrize(
+    "source, bad",
+    [
+        ("from ..core import handler\n", ["pkg.core"]),  # the import that ran back up (ast_handlers)
+        ("def f():\n    from .. import core\n", ["pkg.core"]),
+        ("from .. import anything\n", ["pkg"]),
+        ("import requests\n", ["requests"]),
+        ("import importlib\nimportlib.import_module('pkg.cli')\n", ["pkg.cli"]),
+        ("from __future__ import annotations\nimport ctypes\nimport numba_rt\nfrom numba.core import types\n"
+         "import llvmlite.binding as llvm\nimport numpy as np\nfrom . import types as t\nfrom .types import x\n", []),
+    ],
+)
+def test_bottom_layer_checker(source, bad):
+    assert bottom_layer_violations("pkg.utils.ffi", False, source, SYNTHETIC_LAYERED, "pkg") == bad
 
 
 # -- module-level mutable registries -------------------------------------------------------------

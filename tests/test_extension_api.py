@@ -7,6 +7,10 @@ import copy
 import ctypes
 from dataclasses import dataclass
 
+import llvmlite.ir
+import numba
+import numba.core.errors
+import numba.extending
 import pytest
 
 from numba_cfunc_compiler import CompilationError, State, host
@@ -14,6 +18,7 @@ from numba_cfunc_compiler.ast_handlers import HandlerResult, ast_handler
 from numba_cfunc_compiler.compilation_context import CompilationContext
 from numba_cfunc_compiler.defaults import register_all
 from numba_cfunc_compiler.function_analyzer import FunctionAnalyzer, InputTypeHandler, OutputTypeHandler
+from numba_cfunc_compiler.helpers import helper_call, register_helper
 from numba_cfunc_compiler.host import NodeRunner, Signal, compile_node
 from numba_cfunc_compiler.models import OutputAnalysis, ParameterInfo, StateVariableInfo, VariableType
 from numba_cfunc_compiler.numba_core import NumbaFunctionInfo, create_compiled_func
@@ -807,6 +812,103 @@ def test_type_inference_hooks_check_arity_at_registration(host_context):
     with pytest.raises(TypeError):
         NumbaTypeInference.register_attr_lowerer(lambda node, globalns: None)
     assert registry_snapshot(host_context) == before
+
+
+# =============================================================================================
+# register_helper / helper_call: one helper namespace, open to every extension
+# =============================================================================================
+
+
+@numba.extending.intrinsic
+def percent_to_fraction(typingctx, value):
+    """A third-party intrinsic: a percentage as a fraction (``value / 100``)."""
+    if not isinstance(value, numba.types.Float):
+        raise numba.core.errors.TypingError(f"expected a float, got {value}")
+
+    def codegen(context, builder, signature, args):
+        return builder.fdiv(args[0], llvmlite.ir.DoubleType()(100.0))
+
+    return numba.types.float64(value), codegen
+
+
+class Percent(float):
+    """A percentage: ``Percent(25)`` is stored as 25.0, node code sees 0.25."""
+
+
+@dataclass(frozen=True)
+class PercentType(VariableType):
+    def get_numba_type_name(self) -> str:
+        return "float64"
+
+    @classmethod
+    def is_type_supported(cls, var_type) -> bool:
+        return var_type is Percent
+
+    def coerce_constant(self, value) -> float:
+        return float(value)
+
+    def constant_ast(self, value) -> ast.expr:
+        return helper_call(percent_to_fraction, ast.Constant(float(value)))
+
+    def from_cell(self, cell: ast.expr) -> ast.expr:
+        return helper_call(percent_to_fraction, cell)
+
+    def to_cell(self, value: ast.expr) -> ast.expr:
+        return ast.BinOp(left=value, op=ast.Mult(), right=ast.Constant(100.0))
+
+
+def register_percent() -> None:
+    """The extension's register(): its helper and its type, both into the active context."""
+    register_helper("percent_to_fraction", percent_to_fraction)
+    TypeFactory.register(PercentType)
+
+
+def with_floor(floor: Percent) -> float:
+    level: State[Percent] = Percent(25)  # START writes constant_ast(25) through to_cell
+    return level + floor  # level is read with from_cell, floor baked in with constant_ast
+
+
+def test_extension_helper_reached_from_type_hooks_through_the_entry_point(fresh_context):
+    register_percent()
+    result = compile_direct(with_floor, Percent(50))
+    assert "_ncc_percent_to_fraction(50.0)" in result.transformed_source
+    node = DirectNode(result)
+    node.start()
+    assert node.state.get(0, "float64") == 25.0
+    assert node.execute() == [0.75]
+    node.state.set(0, "float64", 10.0)
+    assert node.execute() == [0.6]
+
+
+def test_register_helper_uses_a_reserved_name_and_rejects_a_rebinding(fresh_context):
+    assert register_helper("percent_to_fraction", percent_to_fraction) == "_ncc_percent_to_fraction"
+    assert register_helper("percent_to_fraction", percent_to_fraction) == "_ncc_percent_to_fraction"
+    assert fresh_context.helpers["_ncc_percent_to_fraction"] is percent_to_fraction
+    with pytest.raises(ValueError, match="already bound"):
+        register_helper("percent_to_fraction", abs)
+    with pytest.raises(ValueError, match="already bound"):
+        register_helper("as_datetime", percent_to_fraction)  # a built-in's name is taken like any other
+    with pytest.raises(ValueError):
+        register_helper("not a name", abs)
+    call = helper_call("percent_to_fraction", ast.Constant(1.0))
+    assert ast.unparse(call) == "_ncc_percent_to_fraction(1.0)"
+
+
+def test_helper_call_needs_a_registered_helper(fresh_context):
+    with pytest.raises(ValueError, match="register_helper"):
+        helper_call(percent_to_fraction, ast.Constant(1.0))
+    with fresh_context.derive() as child:
+        register_helper("percent_to_fraction", percent_to_fraction)
+        assert ast.unparse(helper_call(percent_to_fraction)) == "_ncc_percent_to_fraction()"
+        with child.derive():  # derive() copies the helpers
+            assert ast.unparse(helper_call(percent_to_fraction)) == "_ncc_percent_to_fraction()"
+    assert "_ncc_percent_to_fraction" not in fresh_context.helpers
+
+
+def test_without_its_helper_the_type_hook_fails_at_conversion(fresh_context):
+    TypeFactory.register(PercentType)
+    with pytest.raises(ValueError, match="register_helper"):
+        compile_direct(with_floor, Percent(50))
 
 
 # =============================================================================================

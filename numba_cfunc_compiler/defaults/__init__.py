@@ -11,10 +11,10 @@ from ..function_analyzer import FunctionAnalyzer
 from ..source_registry import SourceRegistry
 from ..type_factory import TypeFactory
 from .categories import BUILTIN_CATEGORIES
-from ..utils.ffi import register_ffi_handlers
 from .containers import ContainerConstantsCategory, DictType, ListType, register_container_handlers
 from .datetimes import DateTimeType, TimeDeltaType, register_datetime_handlers
 from .enums import EnumType, register_enum_handlers
+from .ffi import register_ffi_handlers
 from .structs import register_struct_handlers
 from .outputs import PlainOutputHandler
 from .primitives import PRIMITIVE_TYPES

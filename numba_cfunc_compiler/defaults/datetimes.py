@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..ast_handlers import ast_handler
+from ..helpers import helper_call, register_helper
 from ..models import VariableType
-from ..utils.intrinsics import as_datetime, as_timedelta, datetime_bits, helper_call, timedelta_bits, total_seconds
+from ..utils.intrinsics import as_datetime, as_timedelta, datetime_bits, timedelta_bits, total_seconds
 
 __all__ = ["DateTimeType", "TimeDeltaType", "to_nanoseconds", "register_datetime_handlers"]
 
@@ -112,6 +113,9 @@ def _constant(converter: Any, value: Any, node: ast.AST) -> ast.expr:
 
 
 def register_datetime_handlers() -> None:
+    for intrinsic in (as_datetime, as_timedelta, datetime_bits, timedelta_bits, total_seconds):
+        register_helper(intrinsic.__name__, intrinsic)
+
     @ast_handler("Call", pre=True)
     def construct(converter: Any, node: ast.Call) -> ast.expr | None:
         func = node.func

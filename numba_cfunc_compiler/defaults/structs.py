@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ast_handlers import ast_handler
+from ..helpers import helper_call, register_helper
 from ..models import VariableType
 from ..numba_type_inference import NumbaTypeInference
 from ..type_factory import TypeFactory
@@ -71,7 +72,7 @@ class StructType(VariableType):
 
     def field_cell(self, factory: Any, pointer: ast.expr, spec: StructField, field_type: VariableType, ctx: ast.expr_context) -> ast.Subscript:
         """The field as an assignable ``cast(pointer + offset, storage)[0]``."""
-        address = ast.Call(func=factory.helper("byte_offset", byte_offset), args=[pointer, ast.Constant(spec.offset)], keywords=[])
+        address = helper_call(byte_offset, pointer, ast.Constant(spec.offset))
         typed = factory.cast_pointer(address, self.storage(spec, field_type))
         return ast.Subscript(value=typed, slice=ast.Constant(0), ctx=ctx)
 
@@ -101,6 +102,7 @@ def read_field(inference: Any, base_var: VariableSource, attr_name: str, args: A
 
 
 def register_struct_handlers() -> None:
+    register_helper("byte_offset", byte_offset)
     NumbaTypeInference.register_attr_accessor(read_field)
 
     def target_field(converter: Any, target: ast.expr) -> tuple[VariableSource, StructField, VariableType] | None:

@@ -1,11 +1,15 @@
-"""Numba intrinsics that generated code uses to reach host-owned memory."""
+"""Numba intrinsics that generated code uses to reach host-owned memory.
+
+Generated code sees an intrinsic only once an extension makes it visible: per compilation with
+`VariableFactory.helper`, or for every compilation of a context with `helpers.register_helper`
+(then `helpers.helper_call` emits the call).
+"""
 
 from __future__ import annotations
 
-import ast
-from types import MappingProxyType
-
 from llvmlite import ir
+
+from numba_rt import abi
 from numba import types
 from numba.core import cgutils, errors
 from numba.extending import intrinsic
@@ -39,8 +43,6 @@ __all__ = [
     "timedelta_bits",
     "total_seconds",
     "byte_offset",
-    "HELPERS",
-    "helper_call",
 ]
 
 
@@ -154,7 +156,7 @@ def probe_start(typingctx, key, mask):
         k = context.cast(builder, args[0], signature.args[0], types.int64)
         m = context.cast(builder, args[1], signature.args[1], types.int64)
         folded = builder.xor(k, builder.lshr(k, i64(32)))
-        h = builder.mul(folded, i64(0x9E3779B97F4A7C15))
+        h = builder.mul(folded, i64(abi.HASH_MULTIPLIER))
         h = builder.xor(h, builder.lshr(h, i64(32)))
         return builder.and_(h, m)
 
@@ -175,7 +177,7 @@ def c_string(typingctx, text):
 
 #: Compiled code names its entry point in runtime faults through this symbol. The runtime exports
 #: it as "" (so Numba's own JIT resolves it); the final module defines it as the entry-point name.
-ENTRY_NAME_SYMBOL = "ncc_entry_unknown"
+ENTRY_NAME_SYMBOL = abi.ENTRY_UNKNOWN_SYMBOL
 
 
 @intrinsic
@@ -261,21 +263,3 @@ def byte_offset(typingctx, ptr, offset):
         return builder.gep(raw, [offset])
 
     return types.voidptr(ptr, offset), codegen
-
-
-#: Our intrinsics, always visible to generated code under these reserved names, so a type can
-#: refer to them from any hook (``helper_call(as_datetime, cell)``).
-HELPERS = MappingProxyType(
-    {
-        f"_ncc_{fn.__name__}": fn
-        for fn in (as_datetime, as_timedelta, datetime_bits, timedelta_bits, total_seconds, byte_offset)
-    }
-)
-
-
-def helper_call(fn: object, *args: ast.expr) -> ast.Call:
-    """``fn(*args)`` in generated code, for an intrinsic listed in `HELPERS`."""
-    name = f"_ncc_{fn.__name__}"
-    if HELPERS.get(name) is not fn:
-        raise ValueError(f"{fn!r} is not one of the always-visible helpers")
-    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
