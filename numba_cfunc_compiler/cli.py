@@ -1,20 +1,179 @@
-"""Command line: ``python -m numba_cfunc_compiler demo``."""
+"""Command line of numba-cfunc-compiler.
+
+  python -m numba_cfunc_compiler demo
+  python -m numba_cfunc_compiler inspect module:function [name=value ...] [--ir] [--asm]
+  python -m numba_cfunc_compiler cache info|clear
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib
+import importlib.util
+import os
 import sys
+from typing import Any, TextIO
 
-__all__ = ["main"]
+__all__ = ["main", "inspect_node", "UsageError"]
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed as one line, exit status 2."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m numba_cfunc_compiler", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m numba_cfunc_compiler",
+        description="Compile Python node functions into native, C-callable entry points.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="compile a few example nodes, run them and print the results")
+    inspect = commands.add_parser(
+        "inspect",
+        help="compile a node with the reference host and print its source, ABI and IR statistics",
+        description="Compile module:function with the reference host (numba_cfunc_compiler.host) and print "
+        "the transformed source, the signature, the semantic key, the ABI and IR statistics.",
+    )
+    inspect.add_argument("target", help="module:function, or path/to/file.py:function")
+    inspect.add_argument("constants", nargs="*", metavar="name=value", help="constant parameters (Python literals)")
+    inspect.add_argument("--ir", action="store_true", help="also print the final LLVM IR")
+    inspect.add_argument("--asm", action="store_true", help="also print the assembly for this CPU")
+    cache = commands.add_parser("cache", help="show or clear the persistent compile cache (NCC_CACHE_DIR)")
+    cache.add_argument("action", choices=("info", "clear"))
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import run_demo  # the demo pulls in Numba; `--help` should not
+    try:
+        if args.command == "demo":
+            from .demo import run_demo  # the demo pulls in Numba; `--help` should not
 
-        run_demo(sys.stdout)
+            run_demo(sys.stdout)
+        elif args.command == "inspect":
+            return inspect_node(args.target, args.constants, ir=args.ir, asm=args.asm, out=sys.stdout)
+        elif args.command == "cache":
+            return cache_command(args.action, sys.stdout)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def load_function(target: str) -> Any:
+    """``module:function`` or ``path/to/file.py:function`` -> the function (the current directory
+    is importable, as with ``python -m``)."""
+    module_name, sep, function_name = target.rpartition(":")
+    if not sep or not module_name or not function_name:
+        raise UsageError(f"expected module:function, got {target!r}")
+    if module_name.endswith(".py"):
+        if not os.path.isfile(module_name):
+            raise UsageError(f"no such file: {module_name}")
+        spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(module_name))[0], module_name)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    else:
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            raise UsageError(f"cannot import module {module_name!r}: {exc}") from None
+    obj = module
+    for part in function_name.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"module {module_name!r} has no function {function_name!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise UsageError(f"{target} is not a function")
+    return obj
+
+
+def parse_constants(items: list[str]) -> dict[str, Any]:
+    """``["alpha=0.5", "mode='fast'"]`` -> ``{"alpha": 0.5, "mode": "fast"}`` (Python literals)."""
+    constants: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"expected name=value, got {item!r}")
+        try:
+            constants[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise UsageError(f"constant {name}: {text!r} is not a Python literal (quote strings: {name}=\"'text'\")") from None
+    return constants
+
+
+def inspect_node(target: str, constants: list[str], *, ir: bool = False, asm: bool = False, out: TextIO) -> int:
+    from .errors import CompilationError
+    from .host import compile_node
+    from .post_compilation import host_target_machine
+
+    func = load_function(target)
+    values = parse_constants(constants)
+    try:
+        result = compile_node(func, **values)
+    except CompilationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except TypeError as exc:  # a missing or unknown constant
+        raise UsageError(f"{target}: {exc}") from None
+    artifact = result.artifact
+    print(f"# {result.qualname}  ({target})", file=out)
+    print(f"native name:  {artifact.native_name}", file=out)
+    print(f"semantic key: {artifact.semantic_key}", file=out)
+    print(f"signature:    {artifact.signature}", file=out)
+    for title, slots in (("inputs", artifact.inputs), ("outputs", artifact.outputs)):
+        print(f"{title}:", file=out)
+        for i, slot in enumerate(slots):
+            print(f"  [{i}] {slot.name}: {slot.type} ({slot.cell})", file=out)
+    print("state:", file=out)
+    for i, slot in enumerate(artifact.state):
+        print(f"  [{i}] {slot.name}: {slot.kind}, {slot.cell}, {slot.size} bytes, initial {slot.initial!r}", file=out)
+    print("ir:", file=out)
+    for name, value in ir_statistics(artifact.llvm_ir).items():
+        print(f"  {name}: {value}", file=out)
+    print("imports: " + (", ".join(artifact.imports) or "none"), file=out)
+    print("\n# transformed source", file=out)
+    print(result.transformed_source, file=out)
+    if ir:
+        print("\n# LLVM IR", file=out)
+        print(artifact.llvm_ir, file=out)
+    if asm:
+        import llvmlite.binding as llvm
+
+        print("\n# assembly", file=out)
+        print(host_target_machine().emit_assembly(llvm.parse_assembly(artifact.llvm_ir)), file=out)
+    return 0
+
+
+def ir_statistics(llvm_ir: str) -> dict[str, int]:
+    """Counts of defined functions, basic blocks, instructions and calls in an IR module."""
+    import llvmlite.binding as llvm
+
+    module = llvm.parse_assembly(llvm_ir)
+    functions = [f for f in module.functions if not f.is_declaration]
+    blocks = [b for f in functions for b in f.blocks]
+    instructions = [i for b in blocks for i in b.instructions]
+    return {
+        "functions": len(functions),
+        "basic blocks": len(blocks),
+        "instructions": len(instructions),
+        "calls": sum(1 for i in instructions if i.opcode == "call"),
+        "bytes of IR": len(llvm_ir),
+    }
+
+
+def cache_command(action: str, out: TextIO) -> int:
+    from .targets.cache import CompileCache
+
+    cache = CompileCache.from_environment(toolchain="")
+    if cache is None:
+        print("the compile cache is disabled (NCC_CACHE_DIR=off)", file=out)
+        return 0
+    if action == "clear":
+        removed = cache.clear()
+        print(f"removed {removed} entries from {cache.directory}", file=out)
+        return 0
+    info = cache.info()
+    print(f"directory: {info.directory}", file=out)
+    print(f"entries:   {info.entries}", file=out)
+    print(f"size:      {info.total_bytes / 2**20:.1f} MiB of {info.max_bytes / 2**20:.0f} MiB", file=out)
     return 0

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import ast
+import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from numba_rt import abi
+
 __all__ = [
+    "CELL_TYPES",
+    "STATE_KINDS",
+    "ValueSlot",
+    "StateSlot",
+    "plain_value",
     "State",
     "StateAnnotation",
     "VariableType",
@@ -15,6 +23,58 @@ __all__ = [
     "OutputAnalysis",
     "InputAnalysis",
 ]
+
+
+#: What a slot's memory holds (SPEC section 7): 8-byte cells of these C types, or struct bytes.
+CELL_TYPES = tuple(abi.CELL_TYPES)
+#: What a state slot is: a value, a container the node owns, a read-only container built from a
+#: constant parameter, or struct memory of ``size`` bytes.
+STATE_KINDS = ("scalar", "container", "constant_container", "struct")
+
+
+def plain_value(value: Any) -> Any:
+    """``value`` as plain JSON data (enum members as their values, tuples as lists)."""
+    if isinstance(value, enum.Enum):
+        return plain_value(value.value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain_value(v) for k, v in value.items()}
+    raise TypeError(f"{value!r} is not plain data (int, float, bool, str, None, list or dict)")
+
+
+@dataclass(frozen=True)
+class ValueSlot:
+    """An input or output cell of a node: its name, the Python type it carries and the cell type."""
+
+    name: str
+    type: str
+    cell: str
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"slot {self.name!r}: cell must be one of {CELL_TYPES}, got {self.cell!r}")
+
+
+@dataclass(frozen=True)
+class StateSlot:
+    """A ``state[i]`` entry: name, kind (`STATE_KINDS`), cell type, size in bytes and the initial
+    value START writes (plain data)."""
+
+    name: str
+    kind: str
+    cell: str
+    size: int
+    initial: Any = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in STATE_KINDS:
+            raise ValueError(f"state slot {self.name!r}: kind must be one of {STATE_KINDS}, got {self.kind!r}")
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"state slot {self.name!r}: cell must be one of {CELL_TYPES}, got {self.cell!r}")
+        object.__setattr__(self, "initial", plain_value(self.initial))
 
 
 @dataclass(frozen=True)
@@ -114,6 +174,36 @@ class VariableType:
 
     def describe(self) -> str:
         return getattr(self.python_type, "__name__", repr(self.python_type))
+
+    # -- slots (what a node artifact says about this type's memory) ---------------------------
+    def cell_type(self) -> str:
+        """The C type of this type's cell, one of `CELL_TYPES`."""
+        if self.state_size is not None:
+            return "bytes"
+        if self.is_container:
+            return "ptr"
+        name = self.get_numba_type_name()
+        if name in ("voidptr",) or name.endswith("*"):
+            return "ptr"
+        if name.startswith("float"):
+            return "float64"
+        if name in ("int8", "uint8", "boolean", "bool_"):
+            return "int8"
+        return "int64"
+
+    def value_slot(self, name: str) -> ValueSlot:
+        """How an input or output of this type appears in a node artifact."""
+        return ValueSlot(name, self.describe(), self.cell_type())
+
+    def state_slot(self, name: str, initial_value: Any) -> StateSlot:
+        """How a state variable of this type appears in a node artifact."""
+        if self.state_size is not None:
+            kind = "struct"
+        elif self.is_container:
+            kind = "constant_container" if getattr(self, "readonly", False) else "container"
+        else:
+            kind = "scalar"
+        return StateSlot(name, kind, self.cell_type(), self.state_size or 8, self.state_initial_value(initial_value))
 
 
 @dataclass

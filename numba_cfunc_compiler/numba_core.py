@@ -1,36 +1,46 @@
-"""The compile pipeline: analysis -> variables -> AST conversion -> semantic key -> ``@cfunc`` ->
-IR passes -> `CompilationResult`. Each stage is a function below; `create_compiled_func` runs them
-in order and never changes the active context except to remember a successful result."""
+"""The compile pipeline: analysis -> variables -> AST conversion -> semantic key -> code
+(memo, persistent cache, or Numba lowering + IR passes + one code generation) -> the process JIT ->
+`CompilationResult`. Each stage is a function below; `create_compiled_func` runs them in order and
+never changes the active context except to remember a successful result."""
 
 from __future__ import annotations
 
 import ast
 import ctypes
 import dataclasses
+import functools
+import hashlib
+import json
 import linecache
+import os
 import re
+import struct
 from functools import cached_property
 from typing import Any, Callable
 
-import numba
+from numba.core import compiler, registry
 from numba.core import errors as numba_errors
 from numba.core import types
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.typing.ctypes_utils import to_ctypes
 
+from .artifact import NodeArtifact, Param, toolchain_fingerprint
 from .compilation_context import CompilationContext
 from .errors import CompilationError, SourceLocation
 from .function_analyzer import FunctionAnalyzer, NumbaFunctionInfo, UserFunction
 from .numba_ast_converter import GENERATED_FUNCTION_NAME, NumbaASTConverter
-from .post_compilation import JITFunction, finalize_module, forbidden_declarations, host_target_machine
+from .post_compilation import external_symbols, finalize_module, forbidden_declarations, host_target_machine
 from .source_registry import CfuncParam, SourceRegistry
 from .semantic_key import semantic_key
-from .utils.intrinsics import HELPERS
+from .targets.cache import CompileCache
+from .targets.jit import process_jit
 from .variable_factory import VariableFactory
 
 __all__ = [
     "CompilationOptions",
     "CompilationResult",
     "NativeEntryPoint",
+    "NodeArtifact",
     "NumbaFunctionInfo",
     "create_compiled_func",
     "semantic_key",
@@ -42,7 +52,7 @@ NATIVE_PREFIX = "_gc_numba_"
 
 @dataclasses.dataclass(frozen=True)
 class CompilationOptions:
-    """Compile flags (all opt-in). ``fastmath`` goes to ``@cfunc``; ``force_inline`` lets the
+    """Compile flags (all opt-in). ``fastmath`` goes to Numba; ``force_inline`` lets the
     optimiser merge Numba's function into the exported entry point."""
 
     fastmath: bool = False
@@ -55,15 +65,13 @@ class CompilationOptions:
 class NativeEntryPoint:
     """The compiled entry point in this process (what ``result.compiled_func`` is).
 
-    ``address`` is the C function pointer of ``native_name``; ``ctypes`` a ctypes function over it;
-    ``cfunc`` the Numba ``CFunc`` the code came from. Keeps the JIT engine alive.
+    ``address`` is the C function pointer of ``native_name`` in the process JIT (valid for the life
+    of the process, see `numba_cfunc_compiler.linker.release`); ``ctypes`` a ctypes function over it.
     """
 
-    def __init__(self, jit: JITFunction, cfunc: Any, params: list[CfuncParam], llvm_ir: str) -> None:
-        self._jit = jit
-        self.cfunc = cfunc
-        self.native_name = jit.native_name
-        self.address = jit.address
+    def __init__(self, native_name: str, address: int, params: list[CfuncParam], llvm_ir: str) -> None:
+        self.native_name = native_name
+        self.address = address
         self.params = params
         self._llvm_ir = llvm_ir
 
@@ -83,8 +91,9 @@ class NativeEntryPoint:
 
 @dataclasses.dataclass(frozen=True)
 class CompilationResult:
-    """Everything a host needs to call, link or ship a compiled function. Keys of ``metadata``
-    are also readable as attributes (``result.state_values``)."""
+    """Everything a host needs to call, link or ship a compiled function. ``artifact`` is the plain
+    data (`NodeArtifact`); keys of ``metadata`` are also readable as attributes
+    (``result.state_values``)."""
 
     compiled_func: NativeEntryPoint
     native_name: str
@@ -98,6 +107,7 @@ class CompilationResult:
     transformed_source: str
     qualname: str
     options: CompilationOptions
+    artifact: NodeArtifact
 
     def __getattr__(self, name: str) -> Any:
         metadata = self.__dict__.get("metadata", {})
@@ -108,6 +118,15 @@ class CompilationResult:
     @property
     def address(self) -> int:
         return self.compiled_func.address
+
+
+@dataclasses.dataclass(frozen=True)
+class _Code:
+    """The compiled code of one semantic key: final IR, the symbols it imports, its object code."""
+
+    llvm_ir: str
+    imports: tuple[str, ...]
+    object_code: bytes
 
 
 def create_compiled_func(
@@ -133,33 +152,131 @@ def create_compiled_func(
     factory = create_variables(info, categories)
     module = NumbaASTConverter(info, factory, categories, start_body, stop_body).convert()
     params = [p for c in categories for p in c.cfunc_params]
-    sig_text = "void(" + ", ".join(f"{p.name}: {p.type}" for p in params) + ")"
     source = ast.unparse(module)
-    namespace = {**info.globals, **HELPERS, **factory.helpers}
+    namespace = {**info.globals, **ctx.helpers, **factory.helpers}
+    sig_text = "void(" + ", ".join(f"{p.name}: {p.type}" for p in params) + ")"
     key = semantic_key(source, sig_text, options, namespace)
-    metadata = {"state_values": [], "nrt_state_indices": [], "struct_state_indices": [], "struct_state_sizes": []}
+    native_name = NATIVE_PREFIX + key
+
+    code = ctx.results.get(key)
+    if code is None:
+        ctx.ensure_nrt_loaded()  # Numba compiles @njit helpers against the runtime's symbols
+        code = _cached_or_compiled(key, native_name, module, namespace, params, options, info, factory)
+        ctx.results[key] = code
+    address = process_jit().load(native_name, code.object_code, code.imports)
+
+    artifact = NodeArtifact(
+        native_name=native_name,
+        semantic_key=key,
+        qualname=user.qualname,
+        params=tuple(Param(p.name, p.type) for p in params),
+        inputs=tuple(s for c in categories for s in c.input_slots(info)),
+        outputs=tuple(s for c in categories for s in c.output_slots(info)),
+        state=tuple(s for c in categories for s in c.state_slots(info)),
+        llvm_ir=code.llvm_ir,
+        toolchain=toolchain_fingerprint(),
+        imports=code.imports,
+        extra={k: v for c in categories for k, v in c.artifact_entries(info).items()},
+    )
+    metadata = artifact.metadata()
     for category in categories:
         metadata.update(category.get_result_metadata(info))
     output_analysis = info.output_analysis
-    own = {
-        "output_types": list(output_analysis.output_types),
-        "named_outputs": list(output_analysis.named_outputs) if output_analysis.named_outputs is not None else None,
-        "metadata": metadata,
-        "qualname": user.qualname,
-    }
-    cached = ctx.results.get(key)
-    if cached is not None:  # same generated code: share the native code, keep this function's names
-        return dataclasses.replace(cached, **own)
-    ctx.ensure_nrt_loaded()
-    cfunc = compile_cfunc(module, namespace, params, options, info, factory)
-    native_name = NATIVE_PREFIX + key
-    tm = host_target_machine()
+    return CompilationResult(
+        compiled_func=NativeEntryPoint(native_name, address, params, code.llvm_ir),
+        native_name=native_name,
+        semantic_key=key,
+        llvm_ir=code.llvm_ir,
+        output_types=list(output_analysis.output_types),
+        named_outputs=list(output_analysis.named_outputs) if output_analysis.named_outputs is not None else None,
+        metadata=metadata,
+        cfunc_params=params,
+        signature=sig_text,
+        transformed_source=source,
+        qualname=user.qualname,
+        options=options,
+        artifact=artifact,
+    )
+
+
+# -- the persistent cache ---------------------------------------------------------------------
+_CACHE_FORMAT = "ncc-code-v1"
+
+
+@functools.lru_cache(maxsize=None)
+def _toolchain_text() -> str:
+    return json.dumps(toolchain_fingerprint(), sort_keys=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_for(setting: str | None, max_bytes: str | None) -> CompileCache | None:
+    return CompileCache.from_environment(toolchain=_toolchain_text())
+
+
+def compile_cache() -> CompileCache | None:
+    """The persistent cache `NCC_CACHE_DIR` selects (None when it is ``off``); one per setting."""
+    return _cache_for(os.environ.get("NCC_CACHE_DIR"), os.environ.get("NCC_CACHE_MAX_BYTES"))
+
+
+def cache_key(semantic_key_: str) -> str:
+    """The persistent-cache key of a semantic key: it adds the toolchain fingerprint (the semantic
+    key already covers the code of every ``@njit`` helper and FFI declaration the node uses)."""
+    text = f"{_CACHE_FORMAT}\n{semantic_key_}\n{_toolchain_text()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _pack(code: _Code) -> bytes:
+    head = json.dumps({"llvm_ir": code.llvm_ir, "imports": list(code.imports)}).encode()
+    return struct.pack("<Q", len(head)) + head + code.object_code
+
+
+def _unpack(payload: bytes) -> _Code:
+    (size,) = struct.unpack_from("<Q", payload)
+    head = json.loads(payload[8 : 8 + size])
+    return _Code(head["llvm_ir"], tuple(head["imports"]), payload[8 + size :])
+
+
+def _cached_or_compiled(
+    key: str,
+    native_name: str,
+    module: ast.Module,
+    namespace: dict[str, Any],
+    params: list[CfuncParam],
+    options: CompilationOptions,
+    info: NumbaFunctionInfo,
+    factory: VariableFactory,
+) -> _Code:
+    cache = compile_cache()
+    ckey = cache_key(key)
+    payload = cache.get(ckey) if cache is not None else None
+    if payload is not None:
+        try:
+            return _unpack(payload)
+        except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
+            pass  # a valid entry of another format: rebuild it
+    code = compile_code(module, namespace, params, options, info, factory, native_name)
+    if cache is not None:
+        cache.put(ckey, _pack(code))
+    return code
+
+
+def compile_code(
+    module: ast.Module,
+    namespace: dict[str, Any],
+    params: list[CfuncParam],
+    options: CompilationOptions,
+    info: NumbaFunctionInfo,
+    factory: VariableFactory,
+    native_name: str,
+) -> _Code:
+    """Numba lowering (no code generation) -> IR passes -> the one code generation."""
+    ir, inner_name = lower_with_numba(module, namespace, params, options, info, factory)
     final = finalize_module(
-        cfunc.inspect_llvm(),
-        inner_name=cfunc.native_name[len("cfunc."):],
+        ir,
+        inner_name=inner_name,
         native_name=native_name,
         force_inline_entry=options.force_inline,
-        target_machine=tm,
+        target_machine=host_target_machine(),
         pure_functions=info.pure_functions,
     )
     leftovers = forbidden_declarations(final)
@@ -170,21 +287,7 @@ def create_compiled_func(
             stage="IR passes",
             hint="something in the function needs Python objects; use numbers and registered types only",
         )
-    llvm_ir = str(final)
-    jit = JITFunction(llvm_ir, native_name)
-    result = CompilationResult(
-        compiled_func=NativeEntryPoint(jit, cfunc, params, llvm_ir),
-        native_name=native_name,
-        semantic_key=key,
-        llvm_ir=llvm_ir,
-        cfunc_params=params,
-        signature=sig_text,
-        transformed_source=source,
-        options=options,
-        **own,
-    )
-    ctx.results[key] = result
-    return result
+    return _Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final))
 
 
 def create_variables(info: NumbaFunctionInfo, categories: list[Any]) -> VariableFactory:
@@ -200,22 +303,43 @@ def create_variables(info: NumbaFunctionInfo, categories: list[Any]) -> Variable
     return factory
 
 
-def compile_cfunc(
+def lower_with_numba(
     module: ast.Module,
     namespace: dict[str, Any],
     params: list[CfuncParam],
     options: CompilationOptions,
     info: NumbaFunctionInfo,
     factory: VariableFactory,
-) -> Any:
-    """Run Numba on the generated module; Numba's errors come back at the user's line."""
+) -> tuple[str, str]:
+    """Run Numba's type inference and lowering on the generated module, without generating machine
+    code or any Python-facing wrapper: returns the LLVM IR (with the ``@njit`` helpers it calls
+    linked in) and the name of the lowered function. Numba's errors come back at the user's line."""
     code = compile(module, info.filename, "exec")
     scope = dict(namespace)
     exec(code, scope)  # noqa: S102 - our generated code
     pyfunc = scope[GENERATED_FUNCTION_NAME]
-    sig = types.void(*[p.numba_type for p in params])
+    target = registry.cpu_target
+    flags = compiler.Flags()
+    target.options.parse_as_flags(
+        flags, {"nopython": True, "nogil": True, "_nrt": False, "error_model": "numpy", "fastmath": options.fastmath}
+    )
+    flags.no_cpython_wrapper = True  # we add our own C entry point (post_compilation.add_entry_point)
+    flags.no_cfunc_wrapper = True
+    flags.no_compile = True  # the IR passes come first; machine code is generated once, after them
+    flags.enable_pyobject = False
+    args = tuple(p.numba_type for p in params)
     try:
-        return numba.cfunc(sig, nopython=True, nogil=True, _nrt=False, error_model="numpy", fastmath=options.fastmath)(pyfunc)
+        with global_compiler_lock:
+            cres = compiler.compile_extra(
+                target.typing_context, target.target_context, pyfunc, args=args, return_type=types.void, flags=flags, locals={}
+            )
+            if cres.typing_error is not None:
+                raise cres.typing_error
+            library = cres.library
+            final = library._final_module  # not finalized: Numba generates no machine code for it
+            for dependency in dict.fromkeys(library._linking_libraries):  # @njit helpers, in order
+                final.link_in(dependency._get_module_for_linking(), preserve=True)
+            return str(final), cres.fndesc.llvm_func_name
     except numba_errors.NumbaError as exc:
         raise _map_numba_error(exc, info, factory) from None
     except (ValueError, TypeError, KeyError, AssertionError) as exc:  # Numba failing inside itself

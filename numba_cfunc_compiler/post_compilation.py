@@ -1,4 +1,4 @@
-"""IR passes run on Numba's output, and in-process JIT of the final module.
+"""IR passes run on Numba's output (machine code is generated afterwards, once: `targets.jit`).
 
 Each pass is a small function over a parsed llvmlite module. Together they turn the module of a
 ``@cfunc`` into the final form: one exported definition ``_gc_numba_<key>`` (our own wrapper, which
@@ -14,6 +14,7 @@ import re
 from typing import Iterable
 
 import llvmlite.binding as llvm
+from numba_rt import abi
 
 from .utils.intrinsics import ENTRY_NAME_SYMBOL
 
@@ -31,14 +32,14 @@ __all__ = [
     "forbidden_declarations",
     "finalize_module",
     "host_target_machine",
-    "JITFunction",
+    "external_symbols",
 ]
 
 log = logging.getLogger(__name__)
 
-ERROR_SET_SYMBOL = "ncc_error_set"
+ERROR_SET_SYMBOL = abi.ERROR_SET_SYMBOL
 FORBIDDEN_SYMBOL_PREFIXES = ("Py", "_Py", "numba_gil_")
-NCC_ERR_EXCEPTION = 4  # matches enum ncc_error_code in cpp/ncc_runtime.h
+NCC_ERR_EXCEPTION = int(abi.ErrorCode.EXCEPTION)
 _NUMBA_OK, _NUMBA_NONE = 0, -2  # Numba's success statuses (RETCODE_OK, RETCODE_NONE)
 
 
@@ -66,7 +67,7 @@ def add_entry_point(module: llvm.ModuleRef, inner_name: str, native_name: str, *
 target triple = "{module.triple}"
 target datalayout = "{module.data_layout}"
 declare i32 @"{inner_name}"({", ".join(arg_types)})
-declare void @{ERROR_SET_SYMBOL}(i32, ptr, ptr)
+{abi.llvm_declaration(ERROR_SET_SYMBOL)}
 {_c_string(".ncc.entry", native_name)}
 {_c_string(".ncc.message", message)}
 define void @"{native_name}"({formal}) {{
@@ -183,27 +184,14 @@ def finalize_module(
     return module
 
 
-class JITFunction:
-    """Owns an MCJIT engine holding one final module; ``address`` is the entry point."""
-
-    def __init__(self, ir: str, native_name: str) -> None:
-        module = llvm.parse_assembly(ir)
-        self._engine = llvm.create_mcjit_compiler(module, host_target_machine(jit=True))
-        self._engine.finalize_object()
-        self.native_name = native_name
-        self.address = self._engine.get_function_address(native_name)
-        if not self.address:
-            raise RuntimeError(f"JIT produced no address for {native_name}")
-
-    def close(self) -> None:
-        self._engine.close()
-        self.address = 0
-
-    def __enter__(self) -> JITFunction:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def external_symbols(module: llvm.ModuleRef) -> list[str]:
+    """Names of the functions and globals ``module`` declares but does not define (what the code
+    imports from the process: the runtime's ``ncc_*``, Numba's helpers, host C functions).
+    LLVM intrinsics (``llvm.*``) are not symbols."""
+    return sorted(
+        v.name for v in [*module.functions, *module.global_variables]
+        if v.is_declaration and not v.name.startswith("llvm.")
+    )
 
 
 _TARGET_ATTRIBUTES = re.compile(r'\s*"target-(?:cpu|features)"="[^"]*"')

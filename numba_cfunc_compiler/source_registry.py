@@ -15,6 +15,7 @@ from typing import Any
 from numba.core import types
 
 from .compilation_context import CompilationContext
+from .utils.type_names import parse_numba_type
 
 __all__ = ["CfuncParam", "SourceCategory", "SourceInitFilter", "SourceRegistry", "parse_numba_type"]
 
@@ -26,23 +27,6 @@ class SourceInitFilter(enum.Flag):
     ON_EXECUTE = enum.auto()
     ON_STOP = enum.auto()
     ALWAYS = ON_START | ON_EXECUTE | ON_STOP
-
-
-def parse_numba_type(spec: str) -> types.Type:
-    """``"voidptr"``, ``"void*"``, ``"void**"``, ``"int8*"``, ``"float64"`` ... as a Numba type."""
-    text = spec.replace(" ", "")
-    depth = len(text) - len(text.rstrip("*"))
-    base = text.rstrip("*")
-    if base == "void" and depth:
-        ty: types.Type = types.voidptr
-        depth -= 1
-    else:
-        ty = getattr(types, base, None)
-        if not isinstance(ty, types.Type):
-            raise ValueError(f"unknown cfunc parameter type {spec!r}")
-    for _ in range(depth):
-        ty = types.CPointer(ty)
-    return ty
 
 
 @dataclass(frozen=True)
@@ -86,7 +70,26 @@ class SourceCategory:
         return []
 
     def get_result_metadata(self, info: Any) -> dict[str, Any]:
-        """Entries this category adds to ``CompilationResult.metadata``."""
+        """Entries this category adds to ``CompilationResult.metadata`` (live Python objects are
+        fine here; they are recomputed on a cache hit, never stored)."""
+        return {}
+
+    # -- what the node artifact says (plain data, stored in the cache and AOT manifests) --------
+    def input_slots(self, info: Any) -> list[Any]:
+        """The `ValueSlot`s of the inputs this category feeds, in index order."""
+        return []
+
+    def output_slots(self, info: Any) -> list[Any]:
+        """The `ValueSlot`s of the outputs this category writes, in index order."""
+        return []
+
+    def state_slots(self, info: Any) -> list[Any]:
+        """The `StateSlot`s of ``state[i]``, in index order (only the category owning ``state``)."""
+        return []
+
+    def artifact_entries(self, info: Any) -> dict[str, Any]:
+        """Extra plain-data entries for the node artifact (JSON-serialisable), under this
+        category's keys."""
         return {}
 
 

@@ -7,19 +7,29 @@ depend on the reference host.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import inspect
 import linecache
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from numba_cfunc_compiler import CompilationError, host
-from numba_cfunc_compiler.compilation_context import CompilationContext
-from numba_cfunc_compiler.defaults import register_all
-from numba_cfunc_compiler.host import NodeRunner, compile_node
-from numba_cfunc_compiler.numba_core import CompilationOptions, CompilationResult, create_compiled_func
+# The suite never reads or writes a user's persistent compile cache: this run (and every process
+# it starts) uses a fresh one, removed at exit.
+os.environ["NCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="ncc-test-cache-")
+atexit.register(shutil.rmtree, os.environ["NCC_CACHE_DIR"], True)
+
+from numba_cfunc_compiler import CompilationError, host  # noqa: E402
+from numba_cfunc_compiler.artifact import NodeArtifact  # noqa: E402
+from numba_cfunc_compiler.compilation_context import CompilationContext  # noqa: E402
+from numba_cfunc_compiler.defaults import register_all  # noqa: E402
+from numba_cfunc_compiler.host import NodeRunner, compile_node  # noqa: E402
+from numba_cfunc_compiler.numba_core import CompilationOptions, CompilationResult, create_compiled_func  # noqa: E402
 
 NCC_EXECUTE, NCC_START, NCC_STOP = 0, 1, 2
 
@@ -34,6 +44,23 @@ PARAM_CTYPES = {
 }
 #: ctypes of the value cells, by the cell type names the built-in categories report.
 CELL_CTYPES = {"int64": ctypes.c_int64, "float64": ctypes.c_double, "int8": ctypes.c_int8}
+
+
+@pytest.fixture(autouse=True)
+def every_artifact_round_trips(monkeypatch) -> Iterator[None]:
+    """Every node any test compiles: ``NodeArtifact.from_json(a.to_json()) == a`` (SPEC section 7).
+    The pipeline asks each new artifact for its metadata views once; that call records it."""
+    seen: list[NodeArtifact] = []
+    metadata = NodeArtifact.metadata
+
+    def recording(self: NodeArtifact) -> dict[str, Any]:
+        seen.append(self)
+        return metadata(self)
+
+    monkeypatch.setattr(NodeArtifact, "metadata", recording)
+    yield
+    for artifact in seen:
+        assert NodeArtifact.from_json(artifact.to_json()) == artifact, artifact.native_name
 
 
 @pytest.fixture
@@ -70,6 +97,7 @@ def registry_snapshot(ctx: CompilationContext) -> dict[str, Any]:
         "call_handlers": len(ctx.call_handlers),
         "attr_lowerers": len(ctx.attr_lowerers),
         "signal_processors": len(ctx.signal_processors),
+        "helpers": sorted(ctx.helpers),
         "extensions": sorted(ctx.extensions),
         "results": sorted(ctx.results),
     }

@@ -8,11 +8,13 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from numba_rt import abi
+
 from ..ast_handlers import ast_handler
 from ..compilation_context import CompilationContext
 from ..defaults.structs import StructField, StructType
 from ..function_analyzer import FunctionAnalyzer, InputTypeHandler, NumbaFunctionInfo, OutputTypeHandler
-from ..models import OutputAnalysis, ParameterInfo
+from ..models import OutputAnalysis, ParameterInfo, ValueSlot
 from ..source_registry import CfuncParam, SourceCategory, SourceInitFilter, SourceRegistry
 from ..type_factory import TypeFactory
 from ..variable_factory import VariableFactory, VoidPtrSource
@@ -73,7 +75,7 @@ class SignalCategory(SourceCategory):
 
     @property
     def cfunc_params(self) -> list[CfuncParam]:
-        return [CfuncParam("inputs", "void**"), CfuncParam("input_ticked", "int8*"), CfuncParam("input_valid", "int8*")]
+        return [CfuncParam(p.name, p.type) for p in abi.HOST_NODE_PARAMS[len(abi.NODE_PARAMS):]]
 
     def create_variables(self, info: NumbaFunctionInfo, factory: VariableFactory) -> None:
         params = info.input_analysis.parameters
@@ -102,6 +104,12 @@ class SignalCategory(SourceCategory):
             "input_cell_types": [t.get_numba_type_name() for t in variable_types],
             "input_variable_types": variable_types,
         }
+
+    def input_slots(self, info: NumbaFunctionInfo) -> list[ValueSlot]:
+        signals = info.input_analysis.get_by_category(self.id)
+        return [
+            TypeFactory.get_type(info.extract_python_type_fn(arg)).value_slot(name) for name, arg in signals.items()
+        ]
 
 
 _CTYPES_FIELDS: dict[Any, tuple[Any, str]] = {

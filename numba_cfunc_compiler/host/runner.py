@@ -8,6 +8,7 @@ import ctypes
 from typing import Any, Callable
 
 import numba_rt
+from numba_rt.abi import CELL_TYPES, Phase
 
 from ..compilation_context import CompilationContext
 from ..containers import ListSpec
@@ -22,7 +23,7 @@ __all__ = ["compile_node", "NodeRunner", "NodeRuntimeError", "DEFAULT_OPTIONS"]
 #: The host compiles for speed: Numba's function is merged into the exported entry point.
 DEFAULT_OPTIONS = CompilationOptions(force_inline=True)
 
-_CELL_CTYPES = {"int64": ctypes.c_int64, "float64": ctypes.c_double, "int8": ctypes.c_int8}
+_CELL_CTYPES = {name: cell.ctype for name, cell in CELL_TYPES.items() if cell.ctype is not None}
 
 
 class NodeRuntimeError(RuntimeError):
@@ -149,7 +150,7 @@ class NodeRunner:
         argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int8] + [ctypes.c_void_p] * len(self._extra)
         self._fn = ctypes.CFUNCTYPE(None, *argtypes)(result.address)
 
-    def _call(self, phase: int) -> None:
+    def _call(self, phase: Phase) -> None:
         self._runtime.clear_error()
         self._fn(*self._args, phase, *self._extra)
         error = self._runtime.error()
@@ -158,10 +159,10 @@ class NodeRunner:
             raise NodeRuntimeError(*error)
 
     def start(self) -> None:
-        self._call(1)
+        self._call(Phase.START)
 
     def stop(self) -> None:
-        self._call(2)
+        self._call(Phase.STOP)
 
     def execute(self, **inputs: Any) -> Any:
         """Tick the given inputs and run EXECUTE. Returns the single output's value (or None), or a
@@ -180,7 +181,7 @@ class NodeRunner:
                 self._inputs.write(i, self._input_cells[i], var_type.host_encode(value))
             self._input_ticked[i] = 1
             self._input_valid[i] = 1
-        self._call(0)
+        self._call(Phase.EXECUTE)
         ticked = {
             name: self._read_output(i) for i, name in enumerate(self.output_names) if self._output_ticked[i]
         }
