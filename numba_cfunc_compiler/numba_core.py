@@ -18,7 +18,10 @@ import struct
 from functools import cached_property
 from typing import Any, Callable
 
-from numba.core import compiler, registry
+import llvmlite.binding as llvm
+from numba.core import cgutils, compiler, registry, typed_passes, untyped_passes
+from numba.core.codegen import JITCodeLibrary
+from numba.core.compiler_machinery import PassManager
 from numba.core import errors as numba_errors
 from numba.core import types
 from numba.core.compiler_lock import global_compiler_lock
@@ -303,6 +306,59 @@ def create_variables(info: NumbaFunctionInfo, categories: list[Any]) -> Variable
     return factory
 
 
+#: Passes of Numba's nopython pipeline that generated node code never needs: the converter rejects
+#: ``with``, closures, lambdas, comprehensions and ``raise`` before Numba runs, and there are no
+#: parfors. (``flags.no_rewrites`` drops the rewrite passes: array expressions, constant folding of
+#: getitems and raises, dead-branch pruning; LLVM does the same work on the IR.) ``@njit`` helpers
+#: compile with Numba's full pipeline.
+_SKIPPED_PASSES = (
+    untyped_passes.WithLifting,
+    untyped_passes.InlineClosureLikes,
+    untyped_passes.MakeFunctionToJitFunction,
+    typed_passes.NopythonRewrites,
+    typed_passes.DumpParforDiagnostics,
+)
+
+
+class _NodePipeline(compiler.CompilerBase):
+    """Numba's nopython pipeline without `_SKIPPED_PASSES`: typing and lowering of one node."""
+
+    def define_pipelines(self) -> list[PassManager]:
+        full = compiler.DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pm = PassManager("ncc_node")
+        for pass_class, description in full.passes:
+            if pass_class not in _SKIPPED_PASSES:
+                pm.add_pass(pass_class, description)
+        pm.finalize()
+        return [pm]
+
+
+class _LoweredIR(JITCodeLibrary):
+    """A Numba code library that only collects the lowered IR text. Numba would parse, verify and
+    optimise each module here, then again when finalising; the IR passes and the one code generation
+    after them do that work once (`compile_code`)."""
+
+    def __init__(self, codegen: Any, name: str) -> None:
+        super().__init__(codegen, name)
+        self.ir_texts: list[str] = []
+
+    def add_ir_module(self, ir_module: Any) -> None:
+        self._raise_if_finalized()
+        self.ir_texts.append(cgutils.normalize_ir_text(str(ir_module)))
+
+    def module_text(self) -> str:
+        """The collected IR with every ``@njit`` helper it calls linked in, as text."""
+        dependencies = list(dict.fromkeys(self._linking_libraries))
+        if len(self.ir_texts) == 1 and not dependencies:
+            return self.ir_texts[0]
+        module = llvm.parse_assembly(self.ir_texts[0])
+        for text in self.ir_texts[1:]:
+            module.link_in(llvm.parse_assembly(text))
+        for dependency in dependencies:
+            module.link_in(dependency._get_module_for_linking(), preserve=True)
+        return str(module)
+
+
 def lower_with_numba(
     module: ast.Module,
     namespace: dict[str, Any],
@@ -330,16 +386,21 @@ def lower_with_numba(
     args = tuple(p.numba_type for p in params)
     try:
         with global_compiler_lock:
+            library = _LoweredIR(target.target_context.codegen(), GENERATED_FUNCTION_NAME)
             cres = compiler.compile_extra(
-                target.typing_context, target.target_context, pyfunc, args=args, return_type=types.void, flags=flags, locals={}
+                target.typing_context,
+                target.target_context,
+                pyfunc,
+                args=args,
+                return_type=types.void,
+                flags=flags,
+                locals={},
+                library=library,
+                pipeline_class=_NodePipeline,
             )
             if cres.typing_error is not None:
                 raise cres.typing_error
-            library = cres.library
-            final = library._final_module  # not finalized: Numba generates no machine code for it
-            for dependency in dict.fromkeys(library._linking_libraries):  # @njit helpers, in order
-                final.link_in(dependency._get_module_for_linking(), preserve=True)
-            return str(final), cres.fndesc.llvm_func_name
+            return library.module_text(), cres.fndesc.llvm_func_name
     except numba_errors.NumbaError as exc:
         raise _map_numba_error(exc, info, factory) from None
     except (ValueError, TypeError, KeyError, AssertionError) as exc:  # Numba failing inside itself
