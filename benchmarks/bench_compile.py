@@ -2,7 +2,8 @@
 
 Run:  python benchmarks/bench_compile.py              (200 nodes: cold, then warm from the cache)
       python benchmarks/bench_compile.py --quick      (21 nodes, a smoke check)
-      python benchmarks/bench_compile.py --no-cache   (adds a third run with NCC_CACHE_DIR=off)
+      python benchmarks/bench_compile.py --no-cache   (adds a run with NCC_CACHE_DIR=off)
+      python benchmarks/bench_compile.py --many       (adds a run of one compile_many() call)
 
 SPEC section 8 goals: 200 distinct nodes compiled in a fresh process take <= 1.0x the reference
 implementation's time and peak memory per node; the same nodes again from the persistent cache
@@ -13,8 +14,9 @@ The nodes: seven shapes compiled with the reference host's `compile_node`, cycle
 NumbaList window, NumbaDict accumulator. Node i gets a constant that depends on i, so all N
 semantic keys differ (asserted): every node is a real compile.
 
-Phases: (1) cold: NCC_CACHE_DIR is a new empty directory; (2) warm: same directory; (3) --no-cache:
-NCC_CACHE_DIR=off. Each runs in a FRESH child process (this script with --child), so imports and
+Phases: (1) cold: NCC_CACHE_DIR is a new empty directory; (2) warm: same directory; --no-cache:
+NCC_CACHE_DIR=off; --many: a new empty cache and one `compile_many` call, whose worker processes
+(one per CPU) compile the nodes into the cache before the child builds every result from it. Each runs in a FRESH child process (this script with --child), so imports and
 Numba's warm-up are paid as a new user pays them; every phase compiles the same functions with the
 same constants, only the cache's contents differ. The child measures import time (from its first
 line), the wall time of the N compiles (mean, median, per shape), the total from script start, peak
@@ -39,7 +41,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 
 from numba_cfunc_compiler import NumbaDict, NumbaList, State, create_new_dict, create_new_list  # noqa: E402
-from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_node, output, start, ticked, valid  # noqa: E402
+from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_many, compile_node, output, start, ticked, valid  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _T0
 
@@ -159,10 +161,14 @@ def child(phase: str, nodes: int) -> None:
     work = [(SHAPES[i % len(SHAPES)], SHAPES[i % len(SHAPES)][1](i)) for i in range(nodes)]
     results, times = [], []
     t_compile = time.perf_counter()
-    for (fn, _, _, _), consts in work:
-        t = time.perf_counter()
-        results.append(compile_node(fn, **consts))
-        times.append(time.perf_counter() - t)
+    if phase == "many":  # one compile_many call: worker processes fill the cache, then this one reads it
+        results = compile_many([(fn, consts) for (fn, _, _, _), consts in work])
+        times = [(time.perf_counter() - t_compile) / nodes] * nodes
+    else:
+        for (fn, _, _, _), consts in work:
+            t = time.perf_counter()
+            results.append(compile_node(fn, **consts))
+            times.append(time.perf_counter() - t)
     compile_s = time.perf_counter() - t_compile
     total_s = time.perf_counter() - _T0
     peak = peak_mb()
@@ -226,6 +232,10 @@ def report(rows: list[dict], nodes: int) -> None:
           f" goal <= 1.0x: {'OK' if m_ratio <= 1.0 else 'MISSED'})")
     print(f"   warm total, imports included:  {warm['total_s']:.3f} s   ({1e3 * warm['compile_s'] / nodes:.2f} ms/node;"
           f" goal <= {WARM_GOAL_S} s: {'OK' if warm['total_s'] <= WARM_GOAL_S else 'MISSED'})")
+    for row in rows[2:]:
+        if row["phase"] == "many":
+            print(f"   compile_many / cold time:      {row['compile_s'] / cold['compile_s']:.3f}x"
+                  f"   ({row['mean_ms']:.1f} ms/node, {os.cpu_count()} worker processes feeding the cache)")
     if warm["numba_compiles"]:
         print(f"   note: the warm run called Numba's compiler {warm['numba_compiles']} times: not served from the cache")
     print(f"   reference figures ({REFERENCE_MS_PER_NODE} ms, {REFERENCE_MB_PER_NODE} MB per node) are quoted from SPEC"
@@ -236,7 +246,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=200, help="distinct nodes to compile (default 200)")
     parser.add_argument("--quick", action="store_true", help="21 nodes (3 of each shape), a smoke check")
-    parser.add_argument("--no-cache", action="store_true", help="add a third run with NCC_CACHE_DIR=off")
+    parser.add_argument("--no-cache", action="store_true", help="add a run with NCC_CACHE_DIR=off")
+    parser.add_argument("--many", action="store_true", help="add a run of one compile_many() call (fresh cache)")
     parser.add_argument("--keep-cache", metavar="DIR", help="use DIR (new or empty) as the cache and keep it")
     parser.add_argument("--child", metavar="PHASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -258,6 +269,9 @@ def main() -> int:
         rows = [run_phase("cold", args.nodes, cache), run_phase("warm", args.nodes, cache)]
         if args.no_cache:
             rows.append(run_phase("no-cache", args.nodes, "off"))
+        if args.many:
+            with tempfile.TemporaryDirectory(prefix="ncc-bench-many-") as fresh:
+                rows.append(run_phase("many", args.nodes, fresh))
     report(rows, args.nodes)
     return 0
 

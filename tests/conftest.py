@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 # The suite never reads or writes a user's persistent compile cache: this run (and every process
-# it starts) uses a fresh one, removed at exit.
-os.environ["NCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="ncc-test-cache-")
-atexit.register(shutil.rmtree, os.environ["NCC_CACHE_DIR"], True)
+# it starts, which may import this module again) uses a fresh one, removed at exit.
+if "NCC_TEST_SESSION_CACHE" not in os.environ:
+    os.environ["NCC_TEST_SESSION_CACHE"] = os.environ["NCC_CACHE_DIR"] = tempfile.mkdtemp(prefix="ncc-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["NCC_CACHE_DIR"], True)
 
 from numba_cfunc_compiler import CompilationError, host  # noqa: E402
 from numba_cfunc_compiler.artifact import NodeArtifact  # noqa: E402

@@ -18,7 +18,7 @@ import numba_rt
 from numba_cfunc_compiler import NumbaDict, NumbaList, State, create_new_dict, create_new_list
 from numba_cfunc_compiler.artifact import NodeArtifact
 from numba_cfunc_compiler.compilation_context import CompilationContext
-from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_node, output, ticked
+from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_many, compile_node, output, ticked
 from numba_cfunc_compiler.linker import link, process_jit, release
 from numba_cfunc_compiler.numba_core import cache_key, compile_cache
 
@@ -353,6 +353,44 @@ def test_the_cache_key_covers_the_toolchain_and_the_off_switch(monkeypatch):
     assert cache_key("0123456789abcdef") != cache_key("0123456789abcdee")
     monkeypatch.setenv("NCC_CACHE_DIR", "off")
     assert compile_cache() is None
+
+
+# -- compile_many ---------------------------------------------------------------------------
+def test_compile_many_compiles_in_workers_that_feed_the_cache(tmp_path, monkeypatch):
+    import numba.core.compiler
+
+    monkeypatch.setenv("NCC_CACHE_DIR", str(tmp_path / "cache"))
+    jobs = [(scaled, {"k": 0.5 + i}) for i in range(3)] + [(window, {"size": 2})]
+    calls = []
+    original = numba.core.compiler.compile_extra
+    monkeypatch.setattr(numba.core.compiler, "compile_extra", lambda *a, **k: calls.append(a) or original(*a, **k))
+    results = compile_many(jobs, workers=2)
+    assert calls == []  # every node came from the cache the workers wrote
+    assert len(entry_files(tmp_path / "cache")) == 4
+    assert [r.semantic_key for r in results] == [compile_node(f, **c).semantic_key for f, c in jobs]
+    runner = NodeRunner(results[2])
+    runner.start()
+    assert runner.execute(x=2.0) == 5.0
+
+
+def test_compile_many_compiles_here_what_a_worker_cannot_receive(tmp_path, monkeypatch):
+    monkeypatch.setenv("NCC_CACHE_DIR", str(tmp_path / "cache"))
+
+    def local(x: Signal[int], n: int) -> Signal[int]:  # not importable by name: compiled here
+        return x + n
+
+    results = compile_many([(local, {"n": 1}), (local, {"n": 2})], workers=2)
+    assert [NodeRunner(r).execute(x=1) for r in results] == [2, 3]
+    with pytest.raises(TypeError, match="function, constants"):
+        compile_many([42])
+
+
+def test_compile_many_raises_the_first_compile_error_here(tmp_path, monkeypatch):
+    monkeypatch.setenv("NCC_CACHE_DIR", str(tmp_path / "cache"))
+    from numba_cfunc_compiler import CompilationError
+
+    with pytest.raises(CompilationError, match="no value given for parameter 'k'"):
+        compile_many([(scaled, {"k": 1.0}), (scaled, {})], workers=2)
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ Node authors write::
 from .annotations import Outputs, Signal, SignalType, output, start, stop, ticked, valid
 from .extension import SIGNAL_CATEGORY, CtypesStructType, is_registered, register
 from .runner import DEFAULT_OPTIONS, NodeRunner, NodeRuntimeError, compile_node
+from .batch import compile_many
 
 __all__ = [
     "Signal",
@@ -32,6 +33,7 @@ __all__ = [
     "SIGNAL_CATEGORY",
     "CtypesStructType",
     "compile_node",
+    "compile_many",
     "NodeRunner",
     "NodeRuntimeError",
     "DEFAULT_OPTIONS",
