@@ -96,7 +96,8 @@ class CompilationContext:
       helpers           -- dict reserved name (``_ncc_<name>``) -> object that generated code reaches
                            (`helpers.register_helper`); put in every generated module's globals
       extensions        -- dict for extension-owned registries (for example FFI declarations)
-      results           -- semantic key -> compiled result, so an identical function compiles once
+      results           -- semantic key -> compiled code (IR and object code), so an identical
+                           function compiles once per process even with the persistent cache off
     """
 
     def __init__(self) -> None:

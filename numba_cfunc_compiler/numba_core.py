@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import linecache
+import logging
 import os
 import re
 import struct
@@ -36,7 +37,7 @@ from .post_compilation import external_symbols, finalize_module, forbidden_decla
 from .source_registry import CfuncParam, SourceRegistry
 from .semantic_key import semantic_key
 from .targets.cache import CompileCache
-from .targets.jit import process_jit
+from .targets.jit import UnresolvedSymbolError, process_jit
 from .variable_factory import VariableFactory
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 NATIVE_PREFIX = "_gc_numba_"
+
+log = logging.getLogger("numba_cfunc_compiler.cache")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,9 +167,10 @@ def create_compiled_func(
     code = ctx.results.get(key)
     if code is None:
         ctx.ensure_nrt_loaded()  # Numba compiles @njit helpers against the runtime's symbols
-        code = _cached_or_compiled(key, native_name, module, namespace, params, options, info, factory)
+        code, address = _cached_or_compiled(key, native_name, module, namespace, params, options, info, factory)
         ctx.results[key] = code
-    address = process_jit().load(native_name, code.object_code, code.imports)
+    else:
+        address = process_jit().load(native_name, code.object_code, code.imports)
 
     artifact = NodeArtifact(
         native_name=native_name,
@@ -248,19 +252,25 @@ def _cached_or_compiled(
     options: CompilationOptions,
     info: NumbaFunctionInfo,
     factory: VariableFactory,
-) -> _Code:
+) -> tuple[_Code, int]:
+    """The code of ``key`` from the persistent cache, or compiled (and cached), mapped into the
+    process JIT: ``(code, address)``. A cache entry that does not decode or load is rebuilt."""
     cache = compile_cache()
     ckey = cache_key(key)
     payload = cache.get(ckey) if cache is not None else None
     if payload is not None:
         try:
-            return _unpack(payload)
-        except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
-            pass  # a valid entry of another format: rebuild it
+            code = _unpack(payload)
+            return code, process_jit().load(native_name, code.object_code, code.imports)
+        except UnresolvedSymbolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a valid checksum over unusable contents: rebuild
+            log.debug("cache entry %s for %s is unusable (%s); recompiling", ckey, native_name, exc)
     code = compile_code(module, namespace, params, options, info, factory, native_name)
+    address = process_jit().load(native_name, code.object_code, code.imports)
     if cache is not None:
         cache.put(ckey, _pack(code))
-    return code
+    return code, address
 
 
 def compile_code(

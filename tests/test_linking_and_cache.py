@@ -337,6 +337,18 @@ def test_a_damaged_cache_entry_is_rebuilt_and_its_neighbour_kept(tmp_path, damag
     cache_child(tmp_path, cache_dir, forbid_numba=True)  # the rebuilt entry serves the next process
 
 
+def test_an_entry_whose_object_code_does_not_load_is_rebuilt(tmp_path):
+    from numba_cfunc_compiler.numba_core import _Code, _pack, _toolchain_text
+    from numba_cfunc_compiler.targets.cache import CompileCache
+
+    cache_dir = tmp_path / "cache"
+    cold = cache_child(tmp_path, cache_dir, forbid_numba=False)
+    store = CompileCache(cache_dir, toolchain=_toolchain_text())
+    store.put(cache_key(cold["key"]), _pack(_Code(cold["ir"], ("ncc_error_set",), b"\x7fELF not an object")))
+    assert cache_child(tmp_path, cache_dir, forbid_numba=False)["values"] == [2.0, 7.0, 2.0]
+    cache_child(tmp_path, cache_dir, forbid_numba=True)
+
+
 def test_an_unwritable_cache_directory_compiles_without_the_cache_with_one_warning(tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the cache directory should be")
