@@ -16,6 +16,7 @@ from typing import Iterable
 import llvmlite.binding as llvm
 from numba_rt import abi
 
+from .targets.jit import host_target_machine
 from .utils.intrinsics import ENTRY_NAME_SYMBOL
 
 __all__ = [
@@ -118,22 +119,6 @@ def internalize_except(module: llvm.ModuleRef, keep: Iterable[str]) -> None:
     for value in [*module.functions, *module.global_variables]:
         if not value.is_declaration and value.name not in keep:
             value.linkage = llvm.Linkage.internal
-
-
-def host_target_machine(opt: int = 3, *, jit: bool = False) -> llvm.TargetMachine:
-    """A target machine for this CPU. For in-process JIT code, use the relocation model Numba's
-    own JIT uses (static on x86): PIC adds a GOT set-up and long constant loads to every call."""
-    target = llvm.Target.from_default_triple()
-    reloc = "pic"
-    if jit:
-        reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
-        opt=opt,
-        reloc=reloc,
-        codemodel="jitdefault",
-    )
 
 
 def optimize(module: llvm.ModuleRef, target_machine: llvm.TargetMachine, level: int = 2) -> None:

@@ -171,7 +171,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("registries", ("type_factory", "function_analyzer", "source_registry", "ast_handlers", "helpers")),
     ("variable sources", ("variable_factory", "numba_type_inference")),
     ("extensions and AST converter", ("defaults", "numba_ast_converter")),
-    ("pipeline", ("semantic_key", "post_compilation", "numba_core")),
+    ("pipeline", ("semantic_key", "post_compilation", "codegen", "numba_core")),
     ("targets and CLI", ("targets", "linker", "host", "cli", "demo", "__main__")),
 )
 

@@ -7,7 +7,7 @@ section 3). Loading the same ``native_name`` again shares the code already loade
 more holder; `ProcessJIT.release` drops one holder and unmaps the code when none is left — the
 explicit way for a host to get memory back.
 
-Object code is produced by `emit_object` with `jit_target_machine` (this CPU, static relocation
+Object code is produced by `emit_object` with `host_target_machine(jit=True)` (this CPU, static relocation
 like Numba's own JIT), so the bytes the persistent cache stores load here without code generation.
 This module is a leaf service: it imports nothing from the compiler above it.
 """
@@ -24,7 +24,7 @@ import llvmlite.binding as llvm
 
 import numba_rt
 
-__all__ = ["ProcessJIT", "UnresolvedSymbolError", "process_jit", "jit_target_machine", "emit_object"]
+__all__ = ["ProcessJIT", "UnresolvedSymbolError", "process_jit", "host_target_machine", "emit_object"]
 
 
 class UnresolvedSymbolError(RuntimeError):
@@ -37,23 +37,28 @@ def _initialize() -> None:
     llvm.initialize_native_asmprinter()
 
 
-def jit_target_machine(opt: int = 3) -> llvm.TargetMachine:
-    """A target machine for code that runs in this process: this CPU and its features, and the
-    relocation model Numba's own JIT uses (static on x86: PIC adds a GOT load to every call)."""
+def host_target_machine(opt: int = 3, *, jit: bool = False) -> llvm.TargetMachine:
+    """A target machine for this CPU and its features: position-independent code in the default
+    code model for objects a host links, or (``jit=True``) code for this process, with the code
+    model and relocation model Numba's own JIT uses (static on x86: PIC adds a GOT set-up and long
+    constant loads to every call)."""
     _initialize()
     target = llvm.Target.from_default_triple()
-    reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
+    reloc, codemodel = "pic", "default"
+    if jit:
+        reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
+        codemodel = "jitdefault"
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=llvm.get_host_cpu_features().flatten(),
         opt=opt,
         reloc=reloc,
-        codemodel="jitdefault",
+        codemodel=codemodel,
     )
 
 
 @dataclass
-class _Code:
+class _Library:
     tracker: Any  # llvmlite ResourceTracker: the library stays mapped while it is referenced
     addresses: dict[str, int]
     holders: int
@@ -66,9 +71,9 @@ class ProcessJIT:
         _initialize()
         numba_rt.load()  # ncc_* symbols resolve to the copy the Python bindings use
         self._lljit = llvm.create_lljit_compiler()
-        self._target_machine = jit_target_machine()
+        self._target_machine = host_target_machine(jit=True)
         self._lock = threading.Lock()
-        self._code: dict[str, _Code] = {}
+        self._code: dict[str, _Library] = {}
         self._serial = itertools.count()
 
     def emit_object(self, module: llvm.ModuleRef) -> bytes:
@@ -106,7 +111,7 @@ class ProcessJIT:
                 code.holders += 1
             return {name: code.addresses[name] for name in exports}
 
-    def _link(self, key: str, object_code: bytes, exports: list[str], imports: Iterable[str]) -> _Code:
+    def _link(self, key: str, object_code: bytes, exports: list[str], imports: Iterable[str]) -> _Library:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code)
         for name in exports:
             builder.export_symbol(name)
@@ -124,7 +129,7 @@ class ProcessJIT:
         missing = [name for name, address in addresses.items() if not address]
         if missing:
             raise RuntimeError(f"the JIT produced no address for {', '.join(missing)}")
-        return _Code(tracker, addresses, 1)
+        return _Library(tracker, addresses, 1)
 
     def address(self, native_name: str) -> int | None:
         """The address of loaded code, or None (does not add a holder)."""

@@ -1,0 +1,307 @@
+"""Code generation: the machine code of a semantic key, from the process memo, the persistent
+cache, or Numba lowering -> IR passes -> one code generation, mapped into the process JIT.
+
+`CompileUnit` carries what the stages after AST conversion need. Numba only types and lowers the
+generated function (`lower_with_numba`: a slimmer pipeline, no wrappers, no machine code); the IR
+passes (`post_compilation`) make the final module; `targets.jit` generates machine code once and
+maps it. The persistent cache (`targets.cache`) stores the final IR, its imports and the object
+code under `cache_key`, so a hit in another process skips Numba and LLVM both.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import json
+import linecache
+import logging
+import os
+import re
+import struct
+from typing import Any
+
+import llvmlite.binding as llvm
+from numba.core import cgutils, compiler, registry, typed_passes, types, untyped_passes
+from numba.core import errors as numba_errors
+from numba.core.codegen import JITCodeLibrary
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.compiler_machinery import PassManager
+
+from .artifact import toolchain_fingerprint
+from .errors import CompilationError, SourceLocation
+from .function_analyzer import NumbaFunctionInfo
+from .numba_ast_converter import GENERATED_FUNCTION_NAME
+from .post_compilation import external_symbols, finalize_module, forbidden_declarations, host_target_machine
+from .source_registry import CfuncParam
+from .targets.cache import CompileCache
+from .targets.jit import UnresolvedSymbolError, process_jit
+from .variable_factory import VariableFactory
+
+__all__ = ["CompileUnit", "Code", "code_for", "compile_code", "lower_with_numba", "compile_cache", "cache_key"]
+
+log = logging.getLogger("numba_cfunc_compiler.cache")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileUnit:
+    """One function after AST conversion: everything code generation needs.
+
+    ``module`` is the generated module and ``namespace`` its globals; ``params`` the cfunc
+    parameters; ``key`` the semantic key and ``native_name`` the exported symbol; ``info`` and
+    ``factory`` map Numba's errors back to the user's names and lines.
+    """
+
+    module: ast.Module
+    namespace: dict[str, Any]
+    params: list[CfuncParam]
+    options: Any
+    key: str
+    native_name: str
+    info: NumbaFunctionInfo
+    factory: VariableFactory
+
+
+@dataclasses.dataclass(frozen=True)
+class Code:
+    """The compiled code of one semantic key: final IR, the symbols it imports, its object code."""
+
+    llvm_ir: str
+    imports: tuple[str, ...]
+    object_code: bytes
+
+
+def code_for(unit: CompileUnit, memo: dict[str, Code]) -> tuple[Code, int]:
+    """The code of ``unit`` and its address in the process JIT: from ``memo`` (the context's
+    results), else the persistent cache, else compiled; remembered in ``memo``."""
+    code = memo.get(unit.key)
+    if code is not None:
+        return code, process_jit().load(unit.native_name, code.object_code, code.imports)
+    code, address = _cached_or_compiled(unit)
+    memo[unit.key] = code
+    return code, address
+
+
+def _cached_or_compiled(unit: CompileUnit) -> tuple[Code, int]:
+    """A cache entry that does not decode or load is rebuilt."""
+    cache = compile_cache()
+    ckey = cache_key(unit.key)
+    payload = cache.get(ckey) if cache is not None else None
+    if payload is not None:
+        try:
+            code = _unpack(payload)
+            return code, process_jit().load(unit.native_name, code.object_code, code.imports)
+        except UnresolvedSymbolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a valid checksum over unusable contents: rebuild
+            log.debug("cache entry %s for %s is unusable (%s); recompiling", ckey, unit.native_name, exc)
+    code = compile_code(unit)
+    address = process_jit().load(unit.native_name, code.object_code, code.imports)
+    if cache is not None:
+        cache.put(ckey, _pack(code))
+    return code, address
+
+
+def compile_code(unit: CompileUnit) -> Code:
+    """Numba lowering (no code generation) -> IR passes -> the one code generation."""
+    ir, inner_name = lower_with_numba(unit)
+    final = finalize_module(
+        ir,
+        inner_name=inner_name,
+        native_name=unit.native_name,
+        force_inline_entry=unit.options.force_inline,
+        target_machine=host_target_machine(),
+        pure_functions=unit.info.pure_functions,
+    )
+    leftovers = forbidden_declarations(final)
+    if leftovers:
+        raise CompilationError(
+            f"compiled code still refers to the Python runtime ({', '.join(leftovers[:5])})",
+            unit.info.location(None),
+            stage="IR passes",
+            hint="something in the function needs Python objects; use numbers and registered types only",
+        )
+    return Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final))
+
+
+# -- the persistent cache ---------------------------------------------------------------------
+_CACHE_FORMAT = "ncc-code-v1"
+
+
+@functools.lru_cache(maxsize=None)
+def _toolchain_text() -> str:
+    return json.dumps(toolchain_fingerprint(), sort_keys=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_for(setting: str | None, max_bytes: str | None) -> CompileCache | None:
+    return CompileCache.from_environment(toolchain=_toolchain_text())
+
+
+def compile_cache() -> CompileCache | None:
+    """The persistent cache `NCC_CACHE_DIR` selects (None when it is ``off``); one per setting."""
+    return _cache_for(os.environ.get("NCC_CACHE_DIR"), os.environ.get("NCC_CACHE_MAX_BYTES"))
+
+
+def cache_key(semantic_key: str) -> str:
+    """The persistent-cache key of a semantic key: it adds the toolchain fingerprint (the semantic
+    key already covers the code of every ``@njit`` helper and FFI declaration the node uses)."""
+    text = f"{_CACHE_FORMAT}\n{semantic_key}\n{_toolchain_text()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _pack(code: Code) -> bytes:
+    head = json.dumps({"llvm_ir": code.llvm_ir, "imports": list(code.imports)}).encode()
+    return struct.pack("<Q", len(head)) + head + code.object_code
+
+
+def _unpack(payload: bytes) -> Code:
+    (size,) = struct.unpack_from("<Q", payload)
+    head = json.loads(payload[8 : 8 + size])
+    return Code(head["llvm_ir"], tuple(head["imports"]), payload[8 + size :])
+
+
+# -- Numba ------------------------------------------------------------------------------------
+#: Passes of Numba's nopython pipeline that generated node code never needs: the converter rejects
+#: ``with``, closures, lambdas, comprehensions and ``raise`` before Numba runs, it uses no arrays
+#: (NopythonRewrites only rewrites array expressions and string-literal getitems) and there are no
+#: parfors. ``@njit`` helpers compile with Numba's full pipeline.
+_SKIPPED_PASSES = (
+    untyped_passes.WithLifting,
+    untyped_passes.InlineClosureLikes,
+    untyped_passes.MakeFunctionToJitFunction,
+    typed_passes.NopythonRewrites,
+    typed_passes.DumpParforDiagnostics,
+)
+
+
+class _NodePipeline(compiler.CompilerBase):
+    """Numba's nopython pipeline without `_SKIPPED_PASSES`: typing and lowering of one node."""
+
+    def define_pipelines(self) -> list[PassManager]:
+        full = compiler.DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pm = PassManager("ncc_node")
+        for pass_class, description in full.passes:
+            if pass_class not in _SKIPPED_PASSES:
+                pm.add_pass(pass_class, description)
+        pm.finalize()
+        return [pm]
+
+
+class _LoweredIR(JITCodeLibrary):
+    """A Numba code library that only collects the lowered IR text. Numba would parse, verify and
+    optimise each module here, then again when finalising; the IR passes and the one code generation
+    after them do that work once (`compile_code`)."""
+
+    def __init__(self, codegen: Any, name: str) -> None:
+        super().__init__(codegen, name)
+        self.ir_texts: list[str] = []
+
+    def add_ir_module(self, ir_module: Any) -> None:
+        self._raise_if_finalized()
+        self.ir_texts.append(cgutils.normalize_ir_text(str(ir_module)))
+
+    def module_text(self) -> str:
+        """The collected IR with every ``@njit`` helper it calls linked in, as text."""
+        dependencies = list(dict.fromkeys(self._linking_libraries))
+        if len(self.ir_texts) == 1 and not dependencies:
+            return self.ir_texts[0]
+        module = llvm.parse_assembly(self.ir_texts[0])
+        for text in self.ir_texts[1:]:
+            module.link_in(llvm.parse_assembly(text))
+        for dependency in dependencies:
+            module.link_in(dependency._get_module_for_linking(), preserve=True)
+        return str(module)
+
+
+def lower_with_numba(unit: CompileUnit) -> tuple[str, str]:
+    """Run Numba's type inference and lowering on the generated module, without generating machine
+    code or any Python-facing wrapper: returns the LLVM IR (with the ``@njit`` helpers it calls
+    linked in) and the name of the lowered function. Numba's errors come back at the user's line."""
+    info, factory = unit.info, unit.factory
+    code = compile(unit.module, info.filename, "exec")
+    scope = dict(unit.namespace)
+    exec(code, scope)  # noqa: S102 - our generated code
+    pyfunc = scope[GENERATED_FUNCTION_NAME]
+    target = registry.cpu_target
+    flags = compiler.Flags()
+    target.options.parse_as_flags(
+        flags, {"nopython": True, "nogil": True, "_nrt": False, "error_model": "numpy", "fastmath": unit.options.fastmath}
+    )
+    flags.no_cpython_wrapper = True  # we add our own C entry point (post_compilation.add_entry_point)
+    flags.no_cfunc_wrapper = True
+    flags.no_compile = True  # the IR passes come first; machine code is generated once, after them
+    flags.enable_pyobject = False
+    args = tuple(p.numba_type for p in unit.params)
+    try:
+        with global_compiler_lock:
+            library = _LoweredIR(target.target_context.codegen(), GENERATED_FUNCTION_NAME)
+            cres = compiler.compile_extra(
+                target.typing_context,
+                target.target_context,
+                pyfunc,
+                args=args,
+                return_type=types.void,
+                flags=flags,
+                locals={},
+                library=library,
+                pipeline_class=_NodePipeline,
+            )
+            if cres.typing_error is not None:
+                raise cres.typing_error
+            return library.module_text(), cres.fndesc.llvm_func_name
+    except numba_errors.NumbaError as exc:
+        raise _map_numba_error(exc, info, factory) from None
+    except (ValueError, TypeError, KeyError, AssertionError) as exc:  # Numba failing inside itself
+        raise CompilationError(
+            f"Numba failed on this function ({type(exc).__name__}: {exc})",
+            info.location(None),
+            stage="Numba lowering",
+            hint="an operation Numba cannot lower for these types; rewrite it (e.g. int(a / b) for timedelta // timedelta)",
+        ) from exc
+
+
+_SPECIFIC = re.compile(r"raised a specific error:\s*\n\s*(?:\w+Error: )?(.+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)|at (\S+) \((\d+)\)')
+
+
+def _map_numba_error(exc: Exception, info: NumbaFunctionInfo, factory: VariableFactory) -> CompilationError:
+    text = _ANSI.sub("", str(exc))
+    for source in factory.variables.values():  # speak of the user's names, not generated ones
+        pointer = getattr(source, "pointer_name", None)
+        if pointer:
+            text = text.replace(pointer, source.name)
+    places = [(a or c, int(b or d)) for a, b, c, d in _FILE_LINE.findall(text)]
+    loc = getattr(exc, "loc", None)
+    if loc is not None and getattr(loc, "filename", None) and getattr(loc, "line", None):
+        places.append((loc.filename, loc.line))
+    short = info.filename.rsplit("/", 1)[-1]
+    mine = [n for f, n in places if f in (info.filename, short)]
+    first, last = info.funcdef.lineno, getattr(info.funcdef, "end_lineno", None) or info.funcdef.lineno
+    inside = [n for n in mine if first <= n <= last]  # the node's own line beats a helper's
+    lineno = inside[-1] if inside else (mine[-1] if mine else None)
+    if loc is not None and getattr(loc, "line", None) and (loc.filename, loc.line) != (info.filename, lineno):
+        text += f"\n(in {loc.filename}:{loc.line})"
+    specific = _SPECIFIC.search(text)  # an intrinsic/overload explaining itself beats the summary
+    if specific:
+        text = specific.group(1)
+    noise = ("Failed in", "During", "File", "No type info", "- Resolution failure", "Rewrite")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(noise)]
+    summary = lines[0] if lines else text.strip()
+    if len(summary) > 300:
+        summary = summary[:300] + "..."
+    location = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno))
+    stage = "Numba lowering" if isinstance(exc, numba_errors.LoweringError) else "Numba typing"
+    return CompilationError(
+        f"Numba could not compile this line: {summary}",
+        location,
+        stage=stage,
+        hint="check the types of the values used on this line",
+    )
+
+
+def _first_column(filename: str, lineno: int | None) -> int:
+    line = linecache.getline(filename, lineno or 0)
+    return len(line) - len(line.lstrip())
