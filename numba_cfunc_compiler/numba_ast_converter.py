@@ -70,14 +70,17 @@ if hasattr(ast, "TryStar"):
 
 
 def _located(new: Any, original: ast.AST) -> Any:
-    """Give every generated node without a location the location of ``original``."""
-    nodes = new if isinstance(new, list) else [new]
-    for root in nodes:
-        if not isinstance(root, ast.AST):
-            continue
-        for node in ast.walk(root):
-            if "lineno" in node._attributes and getattr(node, "lineno", None) is None:
-                ast.copy_location(node, original)
+    """Give every generated node without a location the location of ``original``. A node that has
+    a location was located when it was converted (or is the user's own); its subtree is not walked
+    again (`ast.fix_missing_locations` gives anything left there its parent's location)."""
+    stack = [n for n in (new if isinstance(new, list) else [new]) if isinstance(n, ast.AST)]
+    while stack:
+        node = stack.pop()
+        if "lineno" in node._attributes:
+            if getattr(node, "lineno", None) is not None:
+                continue
+            ast.copy_location(node, original)
+        stack.extend(ast.iter_child_nodes(node))
     return new
 
 

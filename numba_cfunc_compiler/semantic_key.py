@@ -25,10 +25,12 @@ __all__ = ["semantic_key"]
 _KEY_VERSION = "ncc-semantic-key-v1"
 
 
-def semantic_key(source: str, signature: str, options: Any, namespace: dict[str, Any]) -> str:
+def semantic_key(source: str, signature: str, options: Any, namespace: dict[str, Any], tree: ast.AST | None = None) -> str:
     """First 16 hex digits of SHA-256 over the generated code, signature, options and a digest of
-    every global the code refers to (``@njit`` helpers by their code). Process-independent."""
-    referenced = sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)} & namespace.keys())
+    every global the code refers to (``@njit`` helpers by their code). Process-independent.
+    ``tree`` is the module ``source`` was unparsed from, if the caller has it (saves a parse)."""
+    names = {n.id for n in ast.walk(tree if tree is not None else ast.parse(source)) if isinstance(n, ast.Name)}
+    referenced = sorted(names & namespace.keys())
     parts = [_KEY_VERSION, source, signature, options.key_text()]
     parts += [f"{name}={_describe_global(namespace[name])}" for name in referenced]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -22,7 +22,7 @@ from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_many,
 from numba_cfunc_compiler.linker import link, process_jit, release
 from numba_cfunc_compiler.numba_core import cache_key, compile_cache
 
-from conftest import CellArray, NCC_EXECUTE, NCC_START, NCC_STOP
+from conftest import CellArray, NCC_EXECUTE, NCC_START
 from test_ffi import ACCESSORS_IR, Book, book_mid_only, book_value, ffi_library, make_book  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -338,13 +338,13 @@ def test_a_damaged_cache_entry_is_rebuilt_and_its_neighbour_kept(tmp_path, damag
 
 
 def test_an_entry_whose_object_code_does_not_load_is_rebuilt(tmp_path):
-    from numba_cfunc_compiler.numba_core import _Code, _pack, _toolchain_text
+    from numba_cfunc_compiler.codegen import Code, _pack, _toolchain_text
     from numba_cfunc_compiler.targets.cache import CompileCache
 
     cache_dir = tmp_path / "cache"
     cold = cache_child(tmp_path, cache_dir, forbid_numba=False)
     store = CompileCache(cache_dir, toolchain=_toolchain_text())
-    store.put(cache_key(cold["key"]), _pack(_Code(cold["ir"], ("ncc_error_set",), b"\x7fELF not an object")))
+    store.put(cache_key(cold["key"]), _pack(Code(cold["ir"], ("ncc_error_set",), b"\x7fELF not an object")))
     assert cache_child(tmp_path, cache_dir, forbid_numba=False)["values"] == [2.0, 7.0, 2.0]
     cache_child(tmp_path, cache_dir, forbid_numba=True)
 
@@ -368,21 +368,37 @@ def test_the_cache_key_covers_the_toolchain_and_the_off_switch(monkeypatch):
 
 
 # -- compile_many ---------------------------------------------------------------------------
-def test_compile_many_compiles_in_workers_that_feed_the_cache(tmp_path, monkeypatch):
+def test_compile_many_gives_what_sequential_compiles_give(tmp_path, monkeypatch):
+    monkeypatch.setenv("NCC_CACHE_DIR", str(tmp_path / "cache"))
+    jobs = [(scaled, {"k": 1000.5 + i}) for i in range(5)] + [(window, {"size": 7})]  # new to this process
+    results = compile_many(jobs, workers=1)
+    assert [r.semantic_key for r in results] == [compile_node(f, **c).semantic_key for f, c in jobs]
+    assert len(entry_files(tmp_path / "cache")) == len(jobs)
+    runner = NodeRunner(results[2])
+    runner.start()
+    assert runner.execute(x=2.0) == 2005.0
+
+
+def test_a_worker_feeds_the_cache_and_this_process_then_skips_numba(tmp_path, monkeypatch):
+    import concurrent.futures
+    import multiprocessing
+
     import numba.core.compiler
 
+    from numba_cfunc_compiler.host.batch import _compile_in_worker
+
     monkeypatch.setenv("NCC_CACHE_DIR", str(tmp_path / "cache"))
-    jobs = [(scaled, {"k": 0.5 + i}) for i in range(3)] + [(window, {"size": 2})]
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        pool.submit(_compile_in_worker, compile_node, scaled, {"k": 123.5}).result()
+    assert len(entry_files(tmp_path / "cache")) == 1
     calls = []
     original = numba.core.compiler.compile_extra
     monkeypatch.setattr(numba.core.compiler, "compile_extra", lambda *a, **k: calls.append(a) or original(*a, **k))
-    results = compile_many(jobs, workers=2)
-    assert calls == []  # every node came from the cache the workers wrote
-    assert len(entry_files(tmp_path / "cache")) == 4
-    assert [r.semantic_key for r in results] == [compile_node(f, **c).semantic_key for f, c in jobs]
-    runner = NodeRunner(results[2])
+    runner = NodeRunner(compile_node(scaled, k=123.5))
+    assert calls == []
     runner.start()
-    assert runner.execute(x=2.0) == 5.0
+    assert runner.execute(x=2.0) == 247.0
 
 
 def test_compile_many_compiles_here_what_a_worker_cannot_receive(tmp_path, monkeypatch):
@@ -466,7 +482,7 @@ def test_cache_info_and_clear(tmp_path):
     info = cli("cache", "info", env=env)
     assert info.returncode == 0 and "entries:   1" in info.stdout and str(tmp_path / "cache") in info.stdout
     cleared = cli("cache", "clear", env=env)
-    assert cleared.returncode == 0 and "removed 1 entries" in cleared.stdout
+    assert cleared.returncode == 0 and "removed 1 entry" in cleared.stdout
     assert entry_files(tmp_path / "cache") == []
     off = cli("cache", "info", env={"NCC_CACHE_DIR": "off"})
     assert "disabled" in off.stdout

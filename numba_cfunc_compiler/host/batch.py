@@ -57,18 +57,29 @@ def compile_many(
     (``compiler(func, **constants)``, the reference host's `compile_node` by default) and return
     the results in order.
 
-    With ``workers`` > 1 (default: the number of CPUs) and the persistent cache enabled, up to
-    ``workers`` fresh processes compile the jobs first; this process then takes each result from
-    the cache. Jobs a worker cannot receive (a function that is not importable by name, say) and
-    every job when the cache is off compile here. A compile error is raised here, for the first
-    failing job, exactly as a sequential compile would raise it.
+    With ``workers`` > 0 (default: one less than the number of CPUs) and the persistent cache on,
+    this process compiles the jobs from the first while ``workers`` fresh processes compile them
+    from the last into the cache; where they meet, this process finds the rest in the cache. Jobs
+    a worker cannot receive (a function not importable by name, say) compile here. A compile
+    error is raised here, for the first failing job, as a sequential compile would raise it.
+    Workers are spawned, so a script calling this needs an ``if __name__ == "__main__":`` guard.
     """
     jobs = _jobs(items)
-    workers = os.cpu_count() or 1 if workers is None else workers
-    shippable = [(compiler, func, constants) for func, constants in jobs if _picklable((compiler, func, constants))]
-    if workers > 1 and len(shippable) > 1 and compile_cache() is not None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process holding JIT threads
-        with concurrent.futures.ProcessPoolExecutor(min(workers, len(shippable)), mp_context=context) as pool:
-            for future in [pool.submit(_compile_in_worker, *job) for job in shippable]:
-                future.result()
-    return [compiler(func, **constants) for func, constants in jobs]
+    if workers is None:
+        workers = (os.cpu_count() or 1) - 1
+    shippable = [i for i, (func, constants) in enumerate(jobs) if _picklable((compiler, func, constants))]
+    if workers < 1 or len(shippable) < 2 or compile_cache() is None:
+        return [compiler(func, **constants) for func, constants in jobs]
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding JIT threads
+    pool = concurrent.futures.ProcessPoolExecutor(min(workers, len(shippable)), mp_context=context)
+    try:
+        pending = {i: pool.submit(_compile_in_worker, compiler, *jobs[i]) for i in reversed(shippable)}
+        results = []
+        for i, (func, constants) in enumerate(jobs):
+            results.append(compiler(func, **constants))
+            future = pending.pop(i, None)
+            if future is not None:
+                future.cancel()  # done here: a worker that has not started it never will
+        return results
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

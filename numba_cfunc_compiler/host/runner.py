@@ -56,7 +56,7 @@ def _is_lifecycle_block(stmt: ast.stmt, globs: dict[str, Any], marker: Any) -> b
 
 def split_lifecycle_blocks(user: UserFunction) -> tuple[UserFunction, list[ast.stmt], list[ast.stmt]]:
     """Move top-level ``with start():`` / ``with stop():`` blocks out of the body."""
-    funcdef = copy.deepcopy(user.funcdef)
+    funcdef = copy.copy(user.funcdef)  # only the top-level body list changes: no need to copy the tree
     body, start_body, stop_body = [], [], []
     for stmt in funcdef.body:
         if _is_lifecycle_block(stmt, user.func_globals, start):
