@@ -139,8 +139,8 @@ def inspect_node(target: str, constants: list[str], *, ir: bool = False, asm: bo
     if asm:
         import llvmlite.binding as llvm
 
-        print("\n# assembly", file=out)
-        print(host_target_machine().emit_assembly(llvm.parse_assembly(artifact.llvm_ir)), file=out)
+        print("\n# assembly (as the process JIT runs it)", file=out)
+        print(host_target_machine(jit=True).emit_assembly(llvm.parse_assembly(artifact.llvm_ir)), file=out)
     return 0
 
 
@@ -170,10 +170,10 @@ def cache_command(action: str, out: TextIO) -> int:
         return 0
     if action == "clear":
         removed = cache.clear()
-        print(f"removed {removed} entries from {cache.directory}", file=out)
+        print(f"removed {removed} {'entry' if removed == 1 else 'entries'} from {cache.directory}", file=out)
         return 0
     info = cache.info()
     print(f"directory: {info.directory}", file=out)
     print(f"entries:   {info.entries}", file=out)
-    print(f"size:      {info.total_bytes / 2**20:.1f} MiB of {info.max_bytes / 2**20:.0f} MiB", file=out)
+    print(f"size:      {info.total_bytes / 2**10:.0f} KiB of {info.max_bytes / 2**20:.0f} MiB", file=out)
     return 0

@@ -3,8 +3,8 @@
     python examples/c_host/build_and_run.py [BUILD_DIR]
 
 Steps:
-  1. compile_node(ema, alpha=0.5)          -> CompilationResult (result.llvm_ir, result.native_name)
-  2. llvmlite: parse result.llvm_ir, emit an object file with a PIC target machine
+  1. compile_node(ema, alpha=0.5)          -> CompilationResult (result.native_name, result.artifact)
+  2. link([result]).emit_object("ema.o")   -> a position-independent object file for this CPU
   3. cc host_main.c ema.o -lnumba_rt -lm    (the header and library come from numba_rt)
   4. run the program (no Python in that process) and print what it printed
 
@@ -19,12 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import llvmlite.binding as llvm
 import numba
 
 import numba_rt
 from numba_cfunc_compiler import State
 from numba_cfunc_compiler.host import Signal, compile_node, ticked
+from numba_cfunc_compiler.linker import link
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,33 +49,15 @@ def ema(x: Signal[float], alpha: float) -> Signal[float]:
         return avg
 
 
-def emit_object(llvm_ir: str, path: Path) -> None:
-    """Write the machine code of ``llvm_ir`` for this machine to ``path`` (position independent)."""
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    module = llvm.parse_assembly(llvm_ir)
-    module.verify()
-    defined = [f.name for f in module.functions if not f.is_declaration and f.linkage == llvm.Linkage.external]
-    needed = [f.name for f in module.functions if f.is_declaration and not f.name.startswith("llvm.")]
-    print(f"exported: {defined}  needs: {needed}")
-    target = llvm.Target.from_triple(module.triple)
-    machine = target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
-        opt=2,
-        reloc="pic",
-        codemodel="default",
-    )
-    path.write_bytes(machine.emit_object(module))
-
-
 def build_and_run(build_dir: Path) -> str:
     result = compile_node(ema, alpha=0.5)
     print(f"compiled {result.qualname} -> {result.native_name}")
     print(f"signature: {result.signature}")
 
+    linked = link([result])  # one node here; link() takes any number
+    print(f"exported: {linked.native_names}  needs: {list(linked.imports)}")
     obj = build_dir / "ema.o"
-    emit_object(result.llvm_ir, obj)
+    linked.emit_object(obj)
 
     cc = shutil.which("cc")
     if cc is None:

@@ -4,8 +4,8 @@ containers out of the node's state cells with the runtime's C API.
     python examples/c_host/containers_demo.py [BUILD_DIR]
 
 Steps:
-  1. compile_node(book)                       -> result.llvm_ir, result.native_name, the state layout
-  2. emit book.o from result.llvm_ir           (emit_object from build_and_run.py)
+  1. compile_node(book)                       -> result.native_name, the state layout
+  2. link([result]).emit_object("book.o")     -> a position-independent object file for this CPU
   3. cc read_containers.c book.o -lnumba_rt    (the cells of `recent` and `per_venue` as -D flags)
   4. run the program (no Python in that process) and print what it printed
 
@@ -23,10 +23,9 @@ from pathlib import Path
 import numba_rt
 from numba_cfunc_compiler import NumbaDict, NumbaList, State, create_new_dict, create_new_list
 from numba_cfunc_compiler.host import Signal, compile_node, ticked
+from numba_cfunc_compiler.linker import link
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from build_and_run import emit_object  # noqa: E402
 
 
 def book(price: Signal[float], venue: Signal[int]) -> Signal[float]:
@@ -50,8 +49,10 @@ def build_and_run(build_dir: Path) -> str:
     print(f"compiled {result.qualname} -> {result.native_name}")
     print(f"state: {names}  containers at {result.nrt_state_indices}")
 
+    linked = link([result])
+    print(f"exported: {linked.native_names}  needs: {list(linked.imports)}")
     obj = build_dir / "book.o"
-    emit_object(result.llvm_ir, obj)
+    linked.emit_object(obj)
 
     cc = shutil.which("cc")
     if cc is None:
