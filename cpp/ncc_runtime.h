@@ -23,7 +23,8 @@
  *                  NCC_EXECUTE after NCC_STOP, must be safe: no crash, no use of freed memory.
  *
  * Runtime faults (missing key, bad index, pop from empty, raised exception, bad lifecycle,
- * allocation failure) do not unwind: the node records them with ncc_error_set() in a
+ * allocation failure, division by zero, invalid float-to-int conversion, int ** negative int,
+ * datetime/float overflow) do not unwind: the node records them with ncc_error_set() in a
  * thread-local record and returns. The first fault wins until ncc_error_clear(). The host
  * must check ncc_error_code() after a call and discard the outputs of a faulting call.
  */
@@ -71,7 +72,11 @@ enum ncc_error_code {
     NCC_ERR_EMPTY = 3,     /* pop/peek on an empty container */
     NCC_ERR_EXCEPTION = 4, /* an exception raised by user code */
     NCC_ERR_STATE = 5,     /* lifecycle misuse */
-    NCC_ERR_ALLOC = 6      /* allocation failure */
+    NCC_ERR_ALLOC = 6,     /* allocation failure */
+    NCC_ERR_DIVISION_BY_ZERO = 7,   /* / // % divmod by zero; 0.0 ** negative */
+    NCC_ERR_INVALID_CONVERSION = 8, /* float -> int of NaN, +-inf or a value outside int64 */
+    NCC_ERR_NEGATIVE_POWER = 9,     /* int ** negative int */
+    NCC_ERR_OVERFLOW = 10           /* datetime/timedelta result outside int64 ns; float ** overflow */
 };
 
 /* Size of the message buffer, including the terminating NUL; longer messages are truncated. */

@@ -20,7 +20,8 @@ from .utils.introspection import check_arity
 __all__ = ["ast_handler", "HandlerResult", "ASTHandlerRegistry", "SUPPORTED_NODE_TYPES", "with_handlers"]
 
 SUPPORTED_NODE_TYPES = frozenset(
-    {"Call", "Expr", "Return", "Assign", "AugAssign", "Subscript", "Attribute", "Compare", "For", "Name", "Delete"}
+    {"Call", "Expr", "Return", "Assign", "AugAssign", "Subscript", "Attribute", "Compare", "For", "Name", "Delete",
+     "BinOp", "UnaryOp"}
 )
 
 

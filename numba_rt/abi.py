@@ -182,6 +182,10 @@ class ErrorCode(enum.IntEnum):
     EXCEPTION = 4  # an exception raised by user code
     STATE = 5  # lifecycle misuse
     ALLOC = 6  # allocation failure
+    DIVISION_BY_ZERO = 7  # /, // or % (or divmod) by zero, 0.0 ** negative
+    INVALID_CONVERSION = 8  # float -> int of NaN, +-inf or a value outside int64
+    NEGATIVE_POWER = 9  # int ** negative int
+    OVERFLOW = 10  # datetime/timedelta result outside int64 ns; float ** that overflows
 
 
 NCC_ERROR_MESSAGE_MAX = 256  # message buffer, including the NUL

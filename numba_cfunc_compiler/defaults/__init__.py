@@ -15,6 +15,7 @@ from .containers import ContainerConstantsCategory, DictType, ListType, register
 from .datetimes import DateTimeType, TimeDeltaType, register_datetime_handlers
 from .enums import EnumType, register_enum_handlers
 from .ffi import register_ffi_handlers
+from .numeric import register_numeric_handlers
 from .structs import register_struct_handlers
 from .outputs import PlainOutputHandler
 from .primitives import PRIMITIVE_TYPES
@@ -40,5 +41,6 @@ def register_all() -> None:
     register_enum_handlers()
     register_struct_handlers()
     register_ffi_handlers()
+    register_numeric_handlers()
     FunctionAnalyzer.register_output_handler(PlainOutputHandler(), priority=BUILTIN_PRIORITY)
     ctx.extensions[_MARKER] = True

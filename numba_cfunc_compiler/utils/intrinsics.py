@@ -33,6 +33,7 @@ __all__ = [
     "probe_start",
     "c_string",
     "entry_name",
+    "entry_name_pointer",
     "ENTRY_NAME_SYMBOL",
     "null_pointer",
     "DATETIME",
@@ -81,7 +82,8 @@ def checked_cell_value(typingctx, value, type_name):
     inner = value.type if isinstance(value, types.Optional) else value  # unwrapped by the cast
     if not isinstance(inner, accepted):
         shown = {"int64": "int", "float64": "float", "int8": "bool"}.get(type_name.literal_value, type_name.literal_value)
-        raise errors.TypingError(f"a {value} value cannot be stored in a variable of type {shown}")
+        article = "an" if shown[:1] in "aeiou" else "a"
+        raise errors.TypingError(f"a {value} value cannot be stored where {article} {shown} is expected")
     sig = target(value, type_name)
 
     def codegen(context, builder, signature, args):
@@ -180,15 +182,20 @@ def c_string(typingctx, text):
 ENTRY_NAME_SYMBOL = abi.ENTRY_UNKNOWN_SYMBOL
 
 
+def entry_name_pointer(builder):
+    """In codegen: an ``i8*`` to the entry-point name (see `entry_name`)."""
+    gv = builder.module.globals.get(ENTRY_NAME_SYMBOL)
+    if gv is None:
+        gv = cgutils.add_global_variable(builder.module, ir.IntType(8), ENTRY_NAME_SYMBOL)
+    return builder.bitcast(gv, ir.IntType(8).as_pointer())
+
+
 @intrinsic
 def entry_name(typingctx):
     """Pointer to the entry-point name of the function being compiled (for the error record)."""
 
     def codegen(context, builder, signature, args):
-        gv = builder.module.globals.get(ENTRY_NAME_SYMBOL)
-        if gv is None:
-            gv = cgutils.add_global_variable(builder.module, ir.IntType(8), ENTRY_NAME_SYMBOL)
-        return builder.bitcast(gv, ir.IntType(8).as_pointer())
+        return entry_name_pointer(builder)
 
     return types.voidptr(), codegen
 
