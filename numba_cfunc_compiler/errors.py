@@ -7,9 +7,14 @@ line, says which pipeline stage found it and what to do instead. `InternalCompil
 from __future__ import annotations
 
 import ast
+import contextlib
 import linecache
+import sys
+import traceback
+from types import TracebackType
+from typing import Any, Iterator
 
-__all__ = ["CompilationError", "InternalCompilerError", "SourceLocation"]
+__all__ = ["CompilationError", "InternalCompilerError", "SourceLocation", "internal_errors"]
 
 
 class SourceLocation:
@@ -76,7 +81,130 @@ class CompilationError(Exception):
 
 
 class InternalCompilerError(RuntimeError):
-    """A bug in numba_cfunc_compiler itself, not in the user's code."""
+    """A failure inside the compiler that is not the user's fault: a bug in numba_cfunc_compiler
+    or in a registered extension (a handler, category or type hook that raised).
 
-    def __init__(self, message: str) -> None:
-        super().__init__(f"{message}\nThis is an internal error in numba_cfunc_compiler; please report it.")
+    Attributes: ``message``, ``stage`` (the pipeline stage), ``location`` / ``filename`` /
+    ``lineno`` (the user's line being compiled, when known) and ``extension`` (the extension code
+    that raised: class or function with its module, when the failure is inside one). Raised
+    ``from`` the original exception (``__cause__``) by `internal_errors`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str | None = None,
+        location: SourceLocation | None = None,
+        extension: str | None = None,
+    ) -> None:
+        self.message = message
+        self.stage = stage
+        self.location = location
+        self.filename = location.filename if location else None
+        self.lineno = location.lineno if location else None
+        self.extension = extension
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        text = f"internal compiler error{' during ' + self.stage if self.stage else ''}: {self.message}"
+        if self.location is not None and self.lineno:
+            text += f"\n  while compiling {self.location!r}"
+            line = self.location.source_line().strip()
+            if line:
+                text += f": {line}"
+        if self.extension:
+            text += f"\n  raised in extension {self.extension}"
+            culprit = f"numba-cfunc-compiler or in extension {self.extension.split(' ', 1)[0]}"
+        else:
+            culprit = "numba-cfunc-compiler"
+        return text + f"\nThis is a bug in {culprit}, please report it (the original error is chained above)."
+
+    def __reduce__(self) -> Any:  # keeps the fields across processes (compile_many's workers)
+        return _rebuild, (type(self), self.message, self.stage, self.location, self.extension)
+
+    @classmethod
+    def wrap(cls, exc: BaseException, stage: str, user: Any = None) -> InternalCompilerError:
+        """An `InternalCompilerError` for ``exc`` raised during ``stage``; ``user`` (a
+        `function_analyzer.UserFunction`, if known) finds the user's line in the traceback."""
+        return cls(
+            f"{type(exc).__name__}: {exc}",
+            stage=stage,
+            location=_user_location(exc.__traceback__, user),
+            extension=_extension_of(exc.__traceback__),
+        )
+
+
+def _rebuild(cls: type, message: str, stage: str | None, location: Any, extension: str | None) -> Any:
+    return cls(message, stage=stage, location=location, extension=extension)
+
+
+@contextlib.contextmanager
+def internal_errors(stage: str, user: Any = None, passthrough: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Run one pipeline stage: a `CompilationError` (the user's mistake), an
+    `InternalCompilerError` from an inner stage and the ``passthrough`` types go through; any other
+    ``Exception`` becomes an `InternalCompilerError` naming ``stage``, chained to it.
+    ``KeyboardInterrupt`` and other non-``Exception``s are never caught."""
+    try:
+        yield
+    except (CompilationError, InternalCompilerError, MemoryError, *passthrough):
+        raise
+    except Exception as exc:
+        raise InternalCompilerError.wrap(exc, stage, user) from exc
+
+
+_PACKAGE = __name__.rpartition(".")[0]
+#: Parts of the package written like third-party extensions (blamed as extensions when they raise).
+_EXTENSION_PACKAGES = (f"{_PACKAGE}.defaults", f"{_PACKAGE}.host")
+_LIBRARIES = frozenset(sys.stdlib_module_names) | {"numba", "llvmlite", "numpy", "numba_rt", "_pytest", "pytest", "pluggy"}
+
+
+def _is_core(module: str) -> bool:
+    inside = module == _PACKAGE or module.startswith(_PACKAGE + ".")
+    return inside and not module.startswith(_EXTENSION_PACKAGES)
+
+
+def _extension_of(tb: TracebackType | None) -> str | None:
+    """The extension code that raised, as ``"module.Class (method, file:line)"``: the innermost
+    frame of the traceback that is neither the compiler's core nor a library (stdlib, Numba,
+    llvmlite ...), preferring third-party code over the built-in extensions (``defaults``,
+    ``host``) that called it; None when the failure is in the core or a library."""
+    frames = []
+    for frame, lineno in traceback.walk_tb(tb):
+        module = frame.f_globals.get("__name__") or "?"
+        if not (_is_core(module) or module.partition(".")[0] in _LIBRARIES):
+            frames.append((not module.startswith(_EXTENSION_PACKAGES), frame, lineno, module))
+    if not frames:
+        return None
+    third_party = [f for f in frames if f[0]]
+    _, frame, lineno, module = (third_party or frames)[-1]
+    code = frame.f_code
+    owner = frame.f_locals.get("self", frame.f_locals.get("cls"))
+    if owner is not None and not isinstance(owner, type):
+        owner = type(owner)
+    if isinstance(owner, type) and getattr(owner, code.co_name, None) is not None:
+        name = f"{owner.__module__}.{owner.__qualname__}"
+    else:
+        name = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+    return f"{name} ({code.co_name}, {code.co_filename}:{lineno})"
+
+
+def _user_location(tb: TracebackType | None, user: Any) -> SourceLocation | None:
+    """The user's line the failing stage was working on: the innermost AST node (a local of a
+    frame, preferably ``node``) inside the user's function; else the ``def`` line."""
+    funcdef = getattr(user, "funcdef", None)
+    if funcdef is None:
+        return None
+    first, last = funcdef.lineno, getattr(funcdef, "end_lineno", None) or funcdef.lineno
+    for frame, _ in reversed(list(traceback.walk_tb(tb))):
+        local = frame.f_locals
+        candidates = [local[k] for k in ("node", "stmt", "expr") if k in local]
+        candidates += [v for k, v in local.items() if k not in ("node", "stmt", "expr")]
+        for value in candidates:
+            if (
+                isinstance(value, (ast.stmt, ast.expr))
+                and not isinstance(value, ast.FunctionDef)
+                and first <= (getattr(value, "lineno", None) or 0) <= last
+            ):
+                return user.location(value)
+    return user.location(None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import enum
+import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -15,6 +17,7 @@ __all__ = [
     "ValueSlot",
     "StateSlot",
     "plain_value",
+    "numba_literal",
     "State",
     "StateAnnotation",
     "VariableType",
@@ -43,6 +46,41 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): plain_value(v) for k, v in value.items()}
     raise TypeError(f"{value!r} is not plain data (int, float, bool, str, None, list or dict)")
+
+
+def numba_literal(numba_type_name: str, value: Any) -> Any:
+    """``value`` as a plain Python literal of the Numba type ``numba_type_name``: an int for
+    integer types (range-checked), a float for float types, a bool for ``boolean``; an enum member
+    stands for its ``.value`` and None for zero. For other types (pointers, ...) ``value`` is
+    returned unchanged. Raises TypeError or ValueError if the value cannot be represented."""
+    from numba.core import types  # noqa: PLC0415 - only when lowering: keeps models light to import
+
+    ty = getattr(types, numba_type_name, None) if isinstance(numba_type_name, str) else None
+    if not isinstance(ty, (types.Integer, types.Float, types.Boolean)):
+        return value
+    raw = value.value if isinstance(value, enum.Enum) else value
+    if isinstance(ty, types.Boolean):
+        if raw is None:
+            return False
+        if isinstance(raw, bool) or (hasattr(raw, "__index__") and operator.index(raw) in (0, 1)):
+            return bool(raw)
+        raise TypeError(f"{value!r} cannot be represented as {numba_type_name} (expected a bool)")
+    if isinstance(ty, types.Float):
+        if raw is None:
+            return 0.0
+        if isinstance(raw, (str, bytes)) or not (hasattr(raw, "__float__") or hasattr(raw, "__index__")):
+            raise TypeError(f"{value!r} cannot be represented as {numba_type_name} (expected a number)")
+        return float(raw)
+    if raw is None:
+        return 0
+    try:
+        number = operator.index(raw)
+    except TypeError:
+        raise TypeError(f"{value!r} cannot be represented as {numba_type_name} (expected an integer)") from None
+    low, high = (-(2 ** (ty.bitwidth - 1)), 2 ** (ty.bitwidth - 1)) if ty.signed else (0, 2**ty.bitwidth)
+    if not low <= number < high:
+        raise ValueError(f"{value!r} does not fit in {numba_type_name}")
+    return int(number)
 
 
 @dataclass(frozen=True)
@@ -137,12 +175,33 @@ class VariableType:
 
     # -- values -------------------------------------------------------------------------------
     def coerce_constant(self, value: Any) -> Any:
-        """Check a compile-time value for this type; return the value to bake in, or raise TypeError."""
+        """Check a compile-time value for this type; return the value to bake in, or raise
+        TypeError/ValueError (reported at the user's line).
+
+        By default: a number or enum member must be representable in the integer, float or bool
+        type `get_numba_type_name` names (`numba_literal`: an enum member counts as its
+        ``.value``); other values (a constant-only type read through its attributes, say) pass. The
+        value itself is returned unchanged."""
+        if value is None or isinstance(value, (enum.Enum, bool, int, float)):
+            numba_literal(self.get_numba_type_name(), value)
         return value
 
     def constant_ast(self, value: Any) -> ast.expr:
-        """The expression that bakes ``value`` into generated code."""
-        return ast.Constant(value)
+        """The expression that bakes ``value`` into generated code.
+
+        By default the constant lowers through the declared Numba type: a plain int, float or bool
+        literal (`numba_literal`) for an integer, float or bool `get_numba_type_name`; for other
+        types ``value`` must already be a plain literal (override this method otherwise)."""
+        name = self.get_numba_type_name()
+        literal = numba_literal(name, value)
+        if isinstance(literal, float) and not math.isfinite(literal):  # no literal for inf/nan
+            return ast.Call(func=ast.Name(id="float", ctx=ast.Load()), args=[ast.Constant(repr(literal))], keywords=[])
+        if literal is not None and not isinstance(literal, (bool, int, float, complex, str, bytes)):
+            raise TypeError(
+                f"{type(self).__qualname__}: cannot bake {value!r} into generated code as {name!r}; "
+                "override constant_ast() to lower it"
+            )
+        return ast.Constant(literal)
 
     def from_cell(self, cell: ast.expr) -> ast.expr:
         """Expression reading a value from ``cell`` (a pointer-subscript of the storage type)."""

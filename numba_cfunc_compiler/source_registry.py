@@ -15,7 +15,8 @@ from typing import Any
 from numba.core import types
 
 from .compilation_context import CompilationContext
-from .utils.type_names import parse_numba_type
+from .utils.introspection import check_arity, describe_origin
+from .utils.type_names import canonical_type_name, is_c_abi_type, parse_numba_type
 
 __all__ = ["CfuncParam", "SourceCategory", "SourceInitFilter", "SourceRegistry", "parse_numba_type"]
 
@@ -31,19 +32,40 @@ class SourceInitFilter(enum.Flag):
 
 @dataclass(frozen=True)
 class CfuncParam:
-    """One parameter of the generated cfunc: a name usable in generated code and a type spec."""
+    """One parameter of the generated cfunc: a name usable in generated code and its type.
+
+    ``type`` may be a Numba type expression (``"voidptr"``, ``"CPointer(voidptr)"``, ``"intp"``), a
+    C spelling (``"void**"``, ``"int8*"``, ``"int64_t"``, ``"double"``) or a ``numba.types.Type``;
+    it is stored as one canonical text (`canonical_type_name`: spellings accepted before keep
+    their text, so their semantic keys do not change; ``CPointer(voidptr)`` becomes ``void**``).
+    """
 
     name: str
     type: str
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier() or keyword.iskeyword(self.name):
+        if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name):
             raise ValueError(f"cfunc parameter name {self.name!r} is not an identifier")
-        parse_numba_type(self.type)
+        object.__setattr__(self, "type", _checked_type_text(self.name, self.type))
 
     @property
     def numba_type(self) -> types.Type:
         return parse_numba_type(self.type)
+
+
+def _checked_type_text(name: str, spec: Any) -> str:
+    """The canonical text of the type of cfunc parameter ``name``; ValueError naming the parameter
+    if ``spec`` is not a type a C function can take."""
+    try:
+        ty = parse_numba_type(spec)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cfunc parameter {name!r}: {exc}") from None
+    if not is_c_abi_type(ty):
+        raise ValueError(
+            f"cfunc parameter {name!r}: type {spec!r} ({ty}) cannot be a C parameter "
+            "(use an integer, float or bool type, voidptr, or a pointer such as void** or int8*)"
+        )
+    return canonical_type_name(spec)
 
 
 class SourceCategory:
@@ -93,6 +115,19 @@ class SourceCategory:
         return {}
 
 
+#: The methods of a category the pipeline calls, with their arguments (checked at registration).
+CATEGORY_HOOKS = {
+    "create_variables": "(info, factory)",
+    "start_statements": "(info, factory)",
+    "stop_statements": "(info, factory)",
+    "get_result_metadata": "(info)",
+    "input_slots": "(info)",
+    "output_slots": "(info)",
+    "state_slots": "(info)",
+    "artifact_entries": "(info)",
+}
+
+
 class SourceRegistry:
     """Registry facade over ``CompilationContext.current().source_categories``."""
 
@@ -115,13 +150,23 @@ class SourceRegistry:
                 raise ValueError(
                     f"source category {category.id!r} has order {category.order}, already used by {other.id!r}"
                 )
-        params = list(category.cfunc_params)
+        where = f"source category {category.id!r} ({describe_origin(category)})"
+        for hook, shape in CATEGORY_HOOKS.items():
+            check_arity(getattr(category, hook, None), shape.count(",") + 1, f"source category {category.id!r} method", shape)
+        try:
+            params = list(category.cfunc_params)
+        except (TypeError, ValueError) as exc:  # e.g. a CfuncParam with an unknown type
+            raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"{where}: {exc}") from exc
         taken = {p.name for c in categories.values() for p in c.cfunc_params}
         for p in params:
             if not isinstance(p, CfuncParam):
-                raise TypeError(f"category {category.id!r}: cfunc_params must be CfuncParam instances")
+                raise TypeError(f"{where}: cfunc_params must be CfuncParam instances, got {p!r}")
+            try:  # again: a CfuncParam can be forged past its constructor
+                _checked_type_text(p.name, p.type)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
             if p.name in taken:
-                raise ValueError(f"category {category.id!r}: cfunc parameter {p.name!r} is already used")
+                raise ValueError(f"{where}: cfunc parameter {p.name!r} is already used")
             taken.add(p.name)
         categories[category.id] = category
         return category

@@ -13,7 +13,7 @@ import numba.core.errors
 import numba.extending
 import pytest
 
-from numba_cfunc_compiler import CompilationError, State, host
+from numba_cfunc_compiler import CompilationError, InternalCompilerError, State, host
 from numba_cfunc_compiler.ast_handlers import HandlerResult, ast_handler
 from numba_cfunc_compiler.compilation_context import CompilationContext
 from numba_cfunc_compiler.defaults import register_all
@@ -707,7 +707,7 @@ def test_unsupported_node_type_fails_at_registration(host_context):
     before = registry_snapshot(host_context)
     with pytest.raises(ValueError):
 
-        @ast_handler("BinOp", pre=True)
+        @ast_handler("While", pre=True)
         def handler(converter, node):
             return None
 
@@ -907,8 +907,11 @@ def test_helper_call_needs_a_registered_helper(fresh_context):
 
 def test_without_its_helper_the_type_hook_fails_at_conversion(fresh_context):
     TypeFactory.register(PercentType)
-    with pytest.raises(ValueError, match="register_helper"):
+    with pytest.raises(InternalCompilerError, match="register_helper") as info:
         compile_direct(with_floor, Percent(50))
+    assert info.value.stage == "AST conversion"
+    assert "PercentType" in info.value.extension  # the extension's bug, named
+    assert isinstance(info.value.__cause__, ValueError)
 
 
 # =============================================================================================

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
-__all__ = ["cell_has_value", "check_arity"]
+__all__ = ["cell_has_value", "check_arity", "describe_origin"]
 
 
 def cell_has_value(cell: Any) -> bool:
@@ -17,15 +18,36 @@ def cell_has_value(cell: Any) -> bool:
     return True
 
 
+def describe_origin(obj: Any) -> str:
+    """Where ``obj`` (a function, a class, or an instance of a class) is defined, for error
+    messages: ``"Name (module mod, /path/file.py:12)"``; the line only for functions."""
+    target = inspect.unwrap(obj) if callable(obj) and not isinstance(obj, type) else obj
+    target = getattr(target, "__func__", target)  # bound methods
+    if isinstance(target, functools.partial):
+        target = target.func
+    if not (isinstance(target, type) or inspect.isfunction(target)):
+        target = type(target)
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+    module = getattr(target, "__module__", None) or "?"
+    code = getattr(target, "__code__", None)
+    try:
+        path = inspect.getsourcefile(target) or inspect.getfile(target)
+    except (TypeError, OSError):
+        path = code.co_filename if code is not None else None
+    place = f"{path}:{code.co_firstlineno}" if path and code is not None else path
+    return f"{name} (module {module}{', ' + place if place else ''})"
+
+
 def check_arity(fn: Any, nargs: int, what: str, shape: str | None = None) -> None:
     """Raise TypeError now, at registration, unless ``fn`` can be called with ``nargs`` positional
-    arguments (``shape`` names them in the message). Builtins without a signature pass."""
+    arguments (``shape`` names them in the message, which also says where ``fn`` is defined).
+    Builtins without a signature pass."""
     if not callable(fn):
         raise TypeError(f"{what} must be callable, got {fn!r}")
     try:
         inspect.signature(fn).bind(*range(nargs))
     except TypeError:
         expected = shape or f"{nargs} positional arguments"
-        raise TypeError(f"{what} {getattr(fn, '__qualname__', fn)!r} must accept {expected}") from None
+        raise TypeError(f"{what} {describe_origin(fn)} must accept {expected}") from None
     except ValueError:
         pass
