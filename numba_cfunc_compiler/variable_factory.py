@@ -25,6 +25,7 @@ __all__ = [
     "LocalVariableSource",
     "ExpressionSource",
     "LocalConstantSource",
+    "AliasSource",
     "VariableFactory",
     "ReadOnlyVariableError",
 ]
@@ -196,6 +197,20 @@ class LocalConstantSource(VariableSource):
 
     def get(self) -> ast.expr:
         return self.type.constant_ast(self.value) if self.type else ast.Constant(self.value)
+
+
+class AliasSource(VariableSource):
+    """A local bound to the object a managed variable holds (``a = xs`` for a container: the same
+    pointer, so every operation on ``a`` changes ``xs``). ``local_name`` is the generated local."""
+
+    kind = "local"
+
+    def __init__(self, type: VariableType, name: str, local_name: str | None = None) -> None:
+        super().__init__(type, name)
+        self.local_name = local_name or name
+
+    def get(self) -> ast.expr:
+        return ast.Name(id=self.local_name, ctx=ast.Load())
 
 
 class VariableFactory:

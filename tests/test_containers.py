@@ -751,8 +751,7 @@ def test_container_operations_are_inlined_into_the_entry_point(keeper_result, fa
 
 def bare_use(x: Signal[int]) -> Signal[int]:
     lst: State[NumbaList[int]] = create_new_list(int)
-    copy = lst  # <- error
-    return x
+    return lst  # <- error
 
 
 def unknown_method(x: Signal[int]) -> Signal[int]:

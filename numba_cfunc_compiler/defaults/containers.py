@@ -14,6 +14,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from numba.core.dispatcher import Dispatcher
 from numba_rt.abi import Kind
 
 from ..ast_handlers import ast_handler
@@ -332,6 +333,25 @@ def _method(converter: Any, source: VariableSource, node: ast.Call) -> ast.expr:
     return _call(factory, ops.dict_pop, ptr, key, sample)
 
 
+def _helper_call(converter: Any, node: ast.Call) -> ast.expr | None:
+    """A call of an ``@njit`` helper with containers among its arguments: each is passed as a
+    read-only view (`container_views`, imported on first use: it registers Numba types)."""
+    values = [*node.args, *(kw.value for kw in node.keywords)]
+    if not any(_container(converter, v) is not None for v in values) or any(kw.arg is None for kw in node.keywords):
+        return None
+    from . import container_views as views
+
+    def argument(arg: ast.expr) -> ast.expr:
+        source = _container(converter, arg)
+        if source is None:
+            return converter.visit(arg)
+        view = views.list_view if isinstance(source.type, ListType) else views.dict_view
+        return _call(converter.factory, view, source.get(), source.type.sample())
+
+    keywords = [ast.keyword(arg=kw.arg, value=argument(kw.value)) for kw in node.keywords]
+    return ast.Call(func=converter.visit(node.func), args=[argument(a) for a in node.args], keywords=keywords)
+
+
 def _loop(converter: Any, node: ast.For) -> list[ast.stmt] | None:
     """``for`` over a container or a dict view, as an index loop that sees the container change
     like Python's iterators do (a dict changing size is a fault)."""
@@ -379,19 +399,10 @@ def _loop(converter: Any, node: ast.For) -> list[ast.stmt] | None:
         key = _call(factory, ops.dict_key_at, source.get(), name(i))
         value = _call(factory, ops.dict_value_at, source.get(), name(i), source.type.sample())
         item = {None: key, "keys": key, "values": value, "items": ast.Tuple(elts=[key, value], ctx=ast.Load())}[view]
-    bind = ast.Assign(targets=[_loop_target(converter, node.target)], value=item)
-    body = step + [bind] + converter.visit_block(node.body)
+    target, stores = converter.bind_target(node.target)
+    body = [*step, ast.Assign(targets=[target], value=item), *stores, *converter.visit_block(node.body)]
     stmts.append(ast.While(test=ast.Constant(True), body=body, orelse=[]))
     return stmts
-
-
-def _loop_target(converter: Any, target: ast.expr) -> ast.expr:
-    """The loop variable(s) as plain locals (managed variables cannot be loop targets)."""
-    if isinstance(target, ast.Tuple):
-        return ast.Tuple(elts=[_loop_target(converter, t) for t in target.elts], ctx=ast.Store())
-    if not isinstance(target, ast.Name):
-        raise converter.error("loop variables must be plain names", target)
-    return converter.visit(target)
 
 
 def register_container_handlers() -> None:
@@ -452,7 +463,10 @@ def register_container_handlers() -> None:
         func = node.func
         if isinstance(func, ast.Attribute):
             source = _container(converter, func.value)
-            return _method(converter, source, node) if source is not None else None
+            if source is not None:
+                return _method(converter, source, node)
+        if isinstance(converter.resolve_global(func), Dispatcher):
+            return _helper_call(converter, node)
         if (
             isinstance(func, ast.Name)
             and func.id == "len"
@@ -490,6 +504,6 @@ def register_container_handlers() -> None:
             raise converter.error(
                 f"{_kind(source)} {node.id!r} can only be used through its operations",
                 node,
-                "index it, call its methods, take len() or iterate it; containers cannot be copied or passed around",
+                "index it, call its methods, take len(), iterate it, bind it to a local (a = xs) or pass it to an @numba.njit helper",
             )
         return None
