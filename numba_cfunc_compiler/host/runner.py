@@ -15,6 +15,7 @@ from ..containers import ListSpec
 from ..errors import CompilationError
 from ..function_analyzer import UserFunction
 from ..numba_core import CompilationOptions, CompilationResult, create_compiled_func
+from ..utils.suggest import did_you_mean
 from .annotations import SignalType, start, stop
 from .extension import is_registered, register
 
@@ -123,6 +124,12 @@ class NodeRunner:
     """Drives a compiled host node through START / EXECUTE / STOP, as a C host would."""
 
     def __init__(self, result: CompilationResult) -> None:
+        if not isinstance(result, CompilationResult):
+            got = f"function {result.__name__!r}" if callable(result) and hasattr(result, "__name__") else type(result).__name__
+            raise TypeError(
+                f"NodeRunner takes a CompilationResult (from compile_node(...)), got {got}; "
+                "write NodeRunner(compile_node(f, ...))"
+            )
         self.result = result
         self._runtime = numba_rt.load()
         meta = result.metadata
@@ -171,14 +178,27 @@ class NodeRunner:
         ctypes.memset(self._input_ticked, 0, ctypes.sizeof(self._input_ticked))
         for name, value in inputs.items():
             if name not in self._index:
-                raise TypeError(f"{self.result.qualname} has no input {name!r} (inputs: {', '.join(self.input_names) or 'none'})")
+                raise TypeError(
+                    f"{self.result.qualname} has no input {name!r}{did_you_mean(name, self.input_names)} "
+                    f"(inputs: {', '.join(self.input_names) or 'none'})"
+                )
             i = self._index[name]
             var_type = self._input_types[i]
-            if var_type.state_size is not None:  # a struct: inputs[i] points at its memory
-                self._struct_inputs[i] = value
-                self._inputs.pointers[i] = ctypes.addressof(value)
-            else:
-                self._inputs.write(i, self._input_cells[i], var_type.host_encode(value))
+            try:
+                if value is None:
+                    raise TypeError("no value")
+                if var_type.state_size is not None:  # a struct: inputs[i] points at its memory
+                    self._struct_inputs[i] = value
+                    self._inputs.pointers[i] = ctypes.addressof(value)
+                else:
+                    self._inputs.write(i, self._input_cells[i], var_type.host_encode(value))
+            except (TypeError, AttributeError):
+                raise TypeError(
+                    f"input {name!r} of {self.result.qualname} takes {var_type.describe()}, "
+                    f"got {type(value).__name__} {value!r}"
+                ) from None
+            except (ValueError, OverflowError) as exc:  # the right type, a value it cannot hold
+                raise type(exc)(f"input {name!r} of {self.result.qualname}: {exc}") from None
             self._input_ticked[i] = 1
             self._input_valid[i] = 1
         self._call(Phase.EXECUTE)
@@ -197,7 +217,13 @@ class NodeRunner:
         values, a list or dict as a Python copy of its contents (None before START / after STOP).
         Struct state is host memory; read it through the struct type instead."""
         meta = self.result.metadata
-        i = meta["state_names"].index(name)
+        names = list(meta["state_names"])
+        if name not in names:
+            raise KeyError(
+                f"{self.result.qualname} has no state variable {name!r}{did_you_mean(name, names)} "
+                f"(state variables: {', '.join(names) or 'none'})"
+            )
+        i = names.index(name)
         var_type = meta["state_variable_types"][i]
         if var_type.state_size is not None:
             raise TypeError(f"state {name!r} is a struct; read its fields from the host memory")
