@@ -30,14 +30,16 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.core.compiler_machinery import PassManager
 
 from .artifact import toolchain_fingerprint
-from .errors import CompilationError, SourceLocation
+from .errors import CompilationError, SourceLocation, internal_errors
 from .function_analyzer import NumbaFunctionInfo
 from .numba_ast_converter import GENERATED_FUNCTION_NAME
 from .post_compilation import external_symbols, finalize_module, forbidden_declarations, host_target_machine
 from .source_registry import CfuncParam
 from .targets.cache import CompileCache
 from .targets.jit import UnresolvedSymbolError, process_jit
-from .variable_factory import VariableFactory
+from .utils.checks import CHECK_PATTERN
+from .utils.suggest import did_you_mean
+from .variable_factory import RESERVED_PREFIX, VariableFactory
 
 __all__ = ["CompileUnit", "Code", "code_for", "compile_code", "lower_with_numba", "compile_cache", "cache_key"]
 
@@ -104,16 +106,20 @@ def _cached_or_compiled(unit: CompileUnit) -> tuple[Code, int]:
 
 
 def compile_code(unit: CompileUnit) -> Code:
-    """Numba lowering (no code generation) -> IR passes -> the one code generation."""
-    ir, inner_name = lower_with_numba(unit)
-    final = finalize_module(
-        ir,
-        inner_name=inner_name,
-        native_name=unit.native_name,
-        force_inline_entry=unit.options.force_inline,
-        target_machine=host_target_machine(),
-        pure_functions=unit.info.pure_functions,
-    )
+    """Numba lowering (no code generation) -> IR passes -> the one code generation. An unexpected
+    failure in a step is an `InternalCompilerError` naming that step (`internal_errors`)."""
+    user = unit.info.user
+    with internal_errors("Numba lowering", user):
+        ir, inner_name = lower_with_numba(unit)
+    with internal_errors("IR passes", user):
+        final = finalize_module(
+            ir,
+            inner_name=inner_name,
+            native_name=unit.native_name,
+            force_inline_entry=unit.options.force_inline,
+            target_machine=host_target_machine(),
+            pure_functions=unit.info.pure_functions,
+        )
     leftovers = forbidden_declarations(final)
     if leftovers:
         raise CompilationError(
@@ -122,7 +128,8 @@ def compile_code(unit: CompileUnit) -> Code:
             stage="IR passes",
             hint="something in the function needs Python objects; use numbers and registered types only",
         )
-    return Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final))
+    with internal_errors("machine code generation", user):
+        return Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final))
 
 
 # -- the persistent cache ---------------------------------------------------------------------
@@ -292,8 +299,12 @@ def _map_numba_error(exc: Exception, info: NumbaFunctionInfo, factory: VariableF
     summary = lines[0] if lines else text.strip()
     if len(summary) > 300:
         summary = summary[:300] + "..."
-    location = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno))
     stage = "Numba lowering" if isinstance(exc, numba_errors.LoweringError) else "Numba typing"
+    explained = _explain(text, info, factory, lineno)
+    if explained is not None:
+        message, location, hint = explained
+        return CompilationError(message, location, stage=stage, hint=hint)
+    location = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno, info, summary))
     return CompilationError(
         f"Numba could not compile this line: {summary}",
         location,
@@ -302,6 +313,112 @@ def _map_numba_error(exc: Exception, info: NumbaFunctionInfo, factory: VariableF
     )
 
 
-def _first_column(filename: str, lineno: int | None) -> int:
+_LOSSY_STORE = re.compile(r"a (\S+) value cannot be stored where an? (\w+) is expected")
+_UNDEFINED = re.compile(r"Variable '(\w+)' is not defined")
+_UNTYPED_GLOBAL = re.compile(r"Untyped global name '(\w+)'.*?<class '(\w+)'>")
+_CONVERT_HINT = {"int": "wrap the value in int(...) (it truncates toward zero; round(...) rounds)", "bool": "wrap the value in bool(...)"}
+
+
+def _shown(numba_type: str) -> str:
+    """A Numba type as the user's Python code names it (``float64`` -> ``float``)."""
+    base = re.sub(r"^Literal\[(\w+)\].*$", r"\1", numba_type)
+    if base.startswith("bool"):
+        return "bool"
+    match = re.fullmatch(r"(u?int|float)\d*", base)
+    return ("float" if match.group(1) == "float" else "int") if match else base
+
+
+def _explain(text: str, info: NumbaFunctionInfo, factory: VariableFactory, lineno: int | None) -> tuple[str, SourceLocation, str] | None:
+    """For the typing errors whose cause we know: the user's message, where (the offending
+    sub-expression) and what to do; None for the others."""
+    check = CHECK_PATTERN.search(text)
+    checks = getattr(info, "typing_checks", [])
+    if check and int(check.group(1)) < len(checks):
+        node, message, hint = checks[int(check.group(1))]
+        return message.format(type=_shown(check.group(2))), info.location(node), hint
+    if not lineno:
+        return None
+    lossy = _LOSSY_STORE.search(text)
+    if lossy:
+        value_type, cell_type = _shown(lossy.group(1)), lossy.group(2)
+        hint = _CONVERT_HINT.get(cell_type, f"convert the value to {cell_type}")
+        for kind, name, store_type, node, returned in _stores_at(info, factory, lineno):
+            if _shown(store_type) == cell_type:
+                verb = "returned into" if returned else "stored in"
+                return f"a {value_type} value cannot be {verb} {cell_type} {kind} {name!r}", info.location(node), hint
+        article = "an" if cell_type[:1] in "aeiou" else "a"
+        where = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno))
+        return f"a {value_type} value cannot be stored where {article} {cell_type} is expected", where, hint
+    undefined = _UNDEFINED.search(text)
+    if undefined:
+        name = undefined.group(1)
+        where = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno, info, f"'{name}'"))
+        known = [n for n in factory.variables if not n.startswith(RESERVED_PREFIX)]
+        return (
+            f"local variable {name!r} is read before it is assigned{did_you_mean(name, known)}",
+            where,
+            "assign it first, or declare it with State[...] to keep its value across calls",
+        )
+    untyped = _UNTYPED_GLOBAL.search(text)
+    if untyped and untyped.group(2) == "function":
+        name = untyped.group(1)
+        where = SourceLocation(info.filename, lineno, _first_column(info.filename, lineno, info, f"'{name}'"))
+        return f"cannot use plain Python function {name!r} in compiled code", where, "decorate it with @numba.njit"
+    return None
+
+
+def _statements_at(info: NumbaFunctionInfo, lineno: int) -> list[ast.stmt]:
+    """The user's statements whose lines cover ``lineno``, innermost first."""
+    found = [
+        n
+        for stmt in getattr(info, "user_code", info.body)
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.stmt) and n.lineno <= lineno <= (n.end_lineno or n.lineno)
+    ]
+    return sorted(found, key=lambda n: (n.end_lineno or n.lineno) - n.lineno)
+
+
+def _stores_at(info: NumbaFunctionInfo, factory: VariableFactory, lineno: int) -> list[tuple[str, str, str, ast.AST, bool]]:
+    """What the statement at ``lineno`` writes into typed cells: ``(kind, name, cell type, value
+    node, is a return)`` for each output or state variable it stores into."""
+    stores: list[tuple[str, str, str, ast.AST, bool]] = []
+    for stmt in _statements_at(info, lineno):
+        if isinstance(stmt, ast.Return) and stmt.value is not None and len(factory.outputs) == 1:
+            out = factory.outputs[0]
+            stores.append(("output", out.name, out.type.get_numba_type_name(), stmt.value, True))
+        pairs: list[tuple[ast.expr, ast.expr]] = []
+        if isinstance(stmt, ast.Assign):
+            pairs = [(t, stmt.value) for t in stmt.targets]
+        elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
+            pairs = [(stmt.target, stmt.value)]
+        for target, value in pairs:
+            if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts):
+                pairs += list(zip(target.elts, value.elts))
+                continue
+            source = factory.get(target.id) if isinstance(target, ast.Name) else None
+            if source is not None and source.kind == "state" and source.type is not None:
+                stores.append(("state variable", source.name, source.type.get_numba_type_name(), value, False))
+        for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
+            for kw in call.keywords:
+                out = factory.output(kw.arg) if kw.arg else None
+                if out is not None:
+                    stores.append(("output", out.name, out.type.get_numba_type_name(), kw.value, False))
+    return stores
+
+
+def _first_column(filename: str, lineno: int | None, info: NumbaFunctionInfo | None = None, summary: str = "") -> int:
+    """The column to point at on ``lineno``: the first use on that line of a name the error quotes
+    (a variable or an attribute), else the statement's first character."""
+    if info is not None and lineno:
+        quoted = set(re.findall(r"'(\w+)'", summary))
+        hits = [
+            info.location(n).col_offset + (n.end_col_offset - len(n.attr) - n.col_offset if isinstance(n, ast.Attribute) else 0)
+            for stmt in _statements_at(info, lineno)
+            for n in ast.walk(stmt)
+            if getattr(n, "lineno", None) == lineno
+            and ((isinstance(n, ast.Name) and n.id in quoted) or (isinstance(n, ast.Attribute) and n.attr in quoted and n.end_lineno == lineno))
+        ]
+        if hits:
+            return min(hits)
     line = linecache.getline(filename, lineno or 0)
     return len(line) - len(line.lstrip())

@@ -19,7 +19,7 @@ from .models import (
     StateVariableInfo,
 )
 from .type_factory import TypeFactory
-from .utils.introspection import cell_has_value, check_arity
+from .utils.introspection import cell_has_value, check_arity, describe_origin
 
 __all__ = [
     "FunctionAnalyzer",
@@ -33,7 +33,12 @@ STAGE = "analysis"
 
 
 class InputTypeHandler:
-    """Parses parameter annotations that are not plain types (signals, baskets, ...)."""
+    """Parses parameter annotations that are not plain types (signals, baskets, ...).
+
+    `FunctionAnalyzer.register_input_handler` checks at registration that ``try_parse`` is
+    implemented and takes ``(param, ann)``, and that ``validate_value`` takes
+    ``(param_name, value, expected_type)``.
+    """
 
     def try_parse(self, param: inspect.Parameter, ann: Any) -> ParameterInfo | None:
         raise NotImplementedError
@@ -44,7 +49,11 @@ class InputTypeHandler:
 
 
 class OutputTypeHandler:
-    """Parses a return annotation into an `OutputAnalysis`."""
+    """Parses a return annotation into an `OutputAnalysis`.
+
+    `FunctionAnalyzer.register_output_handler` checks at registration that ``try_parse`` is
+    implemented and takes ``(return_annotation, ast_tree)``.
+    """
 
     def try_parse(self, return_annotation: Any, ast_tree: ast.FunctionDef) -> OutputAnalysis | None:
         raise NotImplementedError
@@ -199,14 +208,19 @@ class FunctionAnalyzer:
 
     @staticmethod
     def register_input_handler(handler: InputTypeHandler, priority: int = 0) -> InputTypeHandler:
-        if not callable(getattr(handler, "try_parse", None)):
-            raise TypeError(f"input handler {handler!r} must define try_parse(param, ann)")
+        """Add an input handler (an instance); its hooks' signatures are checked now."""
+        _check_handler(handler, "input handler", InputTypeHandler, {
+            "try_parse": (2, "(param, ann)", True),
+            "validate_value": (3, "(param_name, value, expected_type)", False),
+        })  # fmt: skip
         return CompilationContext.current().input_handlers.add(handler, priority)
 
     @staticmethod
     def register_output_handler(handler: OutputTypeHandler, priority: int = 0) -> OutputTypeHandler:
-        if not callable(getattr(handler, "try_parse", None)):
-            raise TypeError(f"output handler {handler!r} must define try_parse(return_annotation, ast_tree)")
+        """Add an output handler (an instance); its ``try_parse`` signature is checked now."""
+        _check_handler(handler, "output handler", OutputTypeHandler, {
+            "try_parse": (2, "(return_annotation, ast_tree)", True),
+        })  # fmt: skip
         return CompilationContext.current().output_handlers.add(handler, priority)
 
     # -- the analysis stage -------------------------------------------------------------------
@@ -322,6 +336,13 @@ class FunctionAnalyzer:
                 continue
             if any(s.name == info.name for s in states):
                 raise CompilationError(f"state variable {info.name!r} is declared twice", user.location(stmt), stage=STAGE)
+            if info.name in user.signature.parameters:
+                raise CompilationError(
+                    f"state variable {info.name!r} has the same name as a parameter of {user.qualname}",
+                    user.location(stmt.target if isinstance(stmt, ast.AnnAssign) else stmt),
+                    stage=STAGE,
+                    hint=f"rename the state variable (or the parameter {info.name!r})",
+                )
             states.append(info)
         for stmt in body:  # declarations anywhere else are mistakes
             for node in ast.walk(stmt):
@@ -349,6 +370,21 @@ class FunctionAnalyzer:
             stage=STAGE,
             hint="annotate with a registered output type, or remove the annotation",
         )
+
+
+def _check_handler(handler: Any, what: str, base: type, hooks: dict[str, tuple[int, str, bool]]) -> None:
+    """Registration-time check of a handler: an instance, each hook ``name -> (nargs, shape,
+    required)`` callable with that many positional arguments; errors name the handler's class and
+    source file."""
+    if isinstance(handler, type):
+        raise TypeError(f"{what} {describe_origin(handler)}: register an instance, {handler.__name__}(), not the class")
+    for name, (nargs, shape, required) in hooks.items():
+        hook = getattr(handler, name, None)
+        inherited = getattr(hook, "__func__", None) is getattr(base, name, None)
+        if required and (hook is None or inherited):
+            raise TypeError(f"{what} {describe_origin(handler)} must implement {name}{shape}")
+        if hook is not None:
+            check_arity(hook, nargs, f"{what} method", shape)
 
 
 def _describe(ann: Any) -> str:

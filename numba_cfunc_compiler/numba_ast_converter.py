@@ -9,7 +9,12 @@ Numba runs, with a `CompilationError` at the user's line.
 from __future__ import annotations
 
 import ast
+import builtins
+import types as pytypes
 from typing import Any
+
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.registry import cpu_target
 
 from numba_rt import abi
 
@@ -20,7 +25,9 @@ from .function_analyzer import NumbaFunctionInfo
 from .numba_type_inference import NumbaTypeInference
 from .source_registry import SourceCategory, SourceInitFilter
 from .type_factory import TypeFactory
-from .variable_factory import RESERVED_PREFIX, ReadOnlyVariableError, VariableFactory, VariableSource
+from .utils.checks import require_integer
+from .utils.suggest import did_you_mean
+from .variable_factory import RESERVED_PREFIX, AliasSource, ReadOnlyVariableError, VariableFactory, VariableSource
 
 __all__ = ["NumbaASTConverter", "GENERATED_FUNCTION_NAME", "LIFECYCLE_PARAM", "Phase"]
 
@@ -62,7 +69,6 @@ _UNSUPPORTED: dict[type, tuple[str, str]] = {
     ast.JoinedStr: ("f-strings", "compiled code has no strings"),
     ast.Starred: ("*args", "pass arguments one by one"),
     ast.Slice: ("slicing", "index one element at a time"),
-    ast.NamedExpr: ("the walrus operator", "assign on its own line"),
     ast.Match: ("match statements", "use if/elif"),
 }
 if hasattr(ast, "TryStar"):
@@ -94,8 +100,13 @@ class NumbaASTConverter(ast.NodeTransformer):
       categories -- the ordered `SourceCategory`s (their cfunc params form the signature)
       locals     -- names the user's code assigns (plain local variables)
       renames    -- user locals renamed because they clash with a cfunc parameter name
+      aliases    -- locals bound to a container (``a = xs``): `AliasSource`s of the container's type
       phase      -- which lifecycle phase the code being converted runs in
       globals    -- names visible to the generated code (function globals + call_globals)
+      options    -- the `CompilationOptions` of this compile (handlers read ``error_model``)
+      checks     -- typing-time checks the generated code makes (`utils.checks`): the user's node,
+                    message and hint of each, by site index; shared with the Numba-error mapping
+                    as ``info.typing_checks`` (and the user's statements as ``info.user_code``)
       _pending   -- side-effect statements to place before the statement being converted
     """
 
@@ -106,8 +117,10 @@ class NumbaASTConverter(ast.NodeTransformer):
         categories: list[SourceCategory],
         start_body: list[ast.stmt] | None = None,
         stop_body: list[ast.stmt] | None = None,
+        options: Any = None,
     ) -> None:
         self.info = info
+        self.options = options
         self.factory = factory
         self.categories = categories
         self.start_body = list(start_body or [])
@@ -121,6 +134,10 @@ class NumbaASTConverter(ast.NodeTransformer):
         self.params = [p for c in categories for p in c.cfunc_params]
         self.locals: set[str] = set()
         self.renames: dict[str, str] = {}
+        self.aliases: dict[str, AliasSource] = {}
+        self.checks: list[tuple[ast.AST, str, str]] = []
+        info.typing_checks = self.checks
+        info.user_code = [*info.body, *self.start_body, *self.stop_body]
 
     # -- entry point --------------------------------------------------------------------------
     def convert(self) -> ast.Module:
@@ -198,16 +215,73 @@ class NumbaASTConverter(ast.NodeTransformer):
                     )
                 if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id not in self.factory:
                     self.locals.add(node.id)
+                if isinstance(node, ast.Compare) and _has_walrus(node.comparators[1:]):
+                    raise self.error(
+                        "the walrus operator in a chained comparison is not supported", node, "split it: a < b and b < c"
+                    )
         for name in self.locals & param_names:
             self.renames[name] = self.factory.new_name(f"local_{name}")
+        self._scan_aliases(code)
+
+    def _scan_aliases(self, code: list[ast.stmt]) -> None:
+        """Find the locals bound to a container (``a = xs``, ``b = a``): each becomes an alias, the
+        same pointer, so every container operation works on it and changes the container. A local
+        has one type in compiled code, so an alias may be rebound only to a container of the same
+        type; any other binding of it (a value, a loop, ``+=``, unpacking) is an error."""
+        values: dict[int, ast.expr | None] = {}  # id(target Name) -> the value bound to it directly
+        for stmt in code:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Assign):
+                    values.update((id(t), node.value) for t in node.targets if isinstance(t, ast.Name))
+                elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and isinstance(node.target, ast.Name):
+                    values[id(node.target)] = node.value  # None: `a: T` alone binds nothing
+        bindings: dict[str, list[tuple[ast.Name, ast.expr | None]]] = {}
+        for stmt in code:
+            for node in ast.walk(stmt):
+                if values.get(id(node), True) is None:
+                    continue
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in self.locals:
+                    bindings.setdefault(node.id, []).append((node, values.get(id(node))))
+        found: dict[str, tuple[ast.Name, VariableSource]] = {}  # alias -> (first binding, container)
+        changed = True
+        while changed:  # b = a; a = xs: aliases of aliases, in any order
+            changed = False
+            for name, binds in bindings.items():
+                origin = next(((t, s) for t, v in binds if (s := self._container_value(v, found)) is not None), None)
+                if name not in found and origin is not None:
+                    found[name], changed = origin, True
+        for name, (first, origin) in found.items():
+            for target, value in bindings[name]:
+                other = self._container_value(value, found)
+                if other is not None and other.type == origin.type:
+                    continue
+                bound = _described(other) if other is not None else "a value that is not a container"
+                raise self.error(
+                    f"local {name!r} is an alias of {_described(origin)} (line {first.lineno}); "
+                    f"it cannot also be bound to {bound}",
+                    target,
+                    hint="use another name: a local has one type in compiled code",
+                )
+        for name, (_, origin) in found.items():
+            self.aliases[name] = AliasSource(origin.type, name, self.renames.get(name, name))
+
+    def _container_value(self, value: ast.expr | None, found: dict | None = None) -> VariableSource | None:
+        """The container (managed variable or alias) the expression ``value`` names, if any."""
+        if not isinstance(value, ast.Name):
+            return None
+        if found is not None and value.id in found:
+            return found[value.id][1]
+        source = self.variable(value.id)
+        return source if source is not None and source.type is not None and source.type.is_container else None
 
     # -- helpers for handlers -----------------------------------------------------------------
     def error(self, message: str, node: ast.AST | None, hint: str | None = None) -> CompilationError:
         return self.info.error(message, node, stage=STAGE, hint=hint)
 
     def variable(self, name: str) -> VariableSource | None:
-        """The managed variable called ``name`` (state, input, constant ...), if any."""
-        return self.factory.get(name)
+        """The managed variable called ``name`` (state, input, constant ...) or the container
+        alias of that name, if any."""
+        return self.factory.get(name) or self.aliases.get(name)
 
     def resolve_global(self, node: ast.expr) -> Any:
         """The module-level object ``node`` names (``x`` or ``mod.x``); None when it names a
@@ -223,6 +297,96 @@ class NumbaASTConverter(ast.NodeTransformer):
 
     def is_visible_global(self, name: str) -> bool:
         return name in self.globals or name in ALLOWED_BUILTINS
+
+    def known_names(self) -> set[str]:
+        """Every name the user's code may read: locals, managed variables (parameters, state),
+        visible globals and the builtins compiled code may call (for "did you mean")."""
+        names = self.locals | set(self.factory.variables) | set(self.globals) | ALLOWED_BUILTINS
+        return {n for n in names if not n.startswith(RESERVED_PREFIX)}
+
+    def _unknown_name(self, node: ast.Name) -> CompilationError:
+        name = node.id
+        if name == "print":
+            return self.error("compiled code cannot print", node, hint="return the value or write it to an output")
+        if hasattr(builtins, name):
+            allowed = ", ".join(sorted(ALLOWED_BUILTINS))
+            return self.error(
+                f"Python built-in {name!r} is not available in compiled code{did_you_mean(name, ALLOWED_BUILTINS)}",
+                node,
+                hint=f"compiled code may call {allowed}, math functions and @numba.njit functions",
+            )
+        return self.error(
+            f"unknown name {name!r}{did_you_mean(name, self.known_names())}",
+            node,
+            hint="define it before use, or make it a parameter, a State[...] variable or a module-level name",
+        )
+
+    def _missing_attribute(self, node: ast.Attribute, called: bool) -> CompilationError | None:
+        """The error for ``base.attr`` when ``base`` is a managed variable or a module-level object
+        that has no such attribute; None when the attribute exists (or ``base`` is neither). A
+        method call on a managed variable is left to the attribute's own conversion."""
+        base = node.value
+        source = self.factory.get(base.id) if isinstance(base, ast.Name) else None
+        if source is not None and not called:
+            struct_fields = getattr(source.type, "_get_struct_fields", None)  # `StructType`s
+            try:
+                candidates = set(struct_fields()) if struct_fields is not None else set()
+            except Exception:  # noqa: BLE001 - only for a suggestion
+                candidates = set()
+            return self.error(
+                f"{source.kind} {base.id!r} has no attribute {node.attr!r}{did_you_mean(node.attr, candidates)}",
+                node,
+            )
+        owner = self.resolve_global(base) if source is None else None
+        if owner is None or hasattr(owner, node.attr):
+            return None
+        what = "function" if called else "attribute"
+        if isinstance(owner, pytypes.ModuleType):
+            subject = f"module {owner.__name__!r}"
+        elif isinstance(owner, type):
+            subject = f"{owner.__name__}"
+            what = "member" if hasattr(owner, "__members__") else what
+        else:
+            subject = repr(ast.unparse(base))
+        return self.error(
+            f"{subject} has no {what} {node.attr!r}{did_you_mean(node.attr, _public_names(owner))}",
+            node,
+        )
+
+    def _plain_function_error(self, node: ast.Call) -> CompilationError | None:
+        """Calling a Python function Numba cannot compile (not ``@njit``, not overloaded)."""
+        target = self.resolve_global(node.func)
+        if not isinstance(target, (pytypes.FunctionType, pytypes.MethodType)):
+            return None
+        with global_compiler_lock:  # new @overload / @register_jitable registrations count
+            typing = cpu_target.typing_context
+            typing.refresh()
+            try:
+                typing.resolve_value_type(target)
+                return None
+            except Exception:  # noqa: BLE001 - Numba cannot type it: a plain Python function
+                pass
+        name = ast.unparse(node.func)
+        where = f"{getattr(target, '__module__', None) or '?'}.{getattr(target, '__qualname__', name)}"
+        return self.error(
+            f"cannot call plain Python function {name!r} from compiled code",
+            node.func,
+            hint=f"decorate it with @numba.njit where it is defined ({where})",
+        )
+
+    def require_integer(self, value: ast.expr, original: ast.expr, message: str, hint: str) -> ast.expr:
+        """``value`` (converted from the user's ``original``) checked to be an integer when Numba
+        types it: otherwise a `CompilationError` at ``original`` with ``message`` (``{type}`` is
+        replaced by the value's type) and ``hint``. Free at run time."""
+        if isinstance(value, ast.Constant) and type(value.value) in (int, bool):
+            return value
+        if isinstance(value, ast.Constant):
+            shown = type(value.value).__name__
+            raise self.error(message.format(type=shown), original, hint)
+        site = len(self.checks)
+        self.checks.append((original, message, hint))
+        check = self.factory.helper("require_integer", require_integer)
+        return _located(ast.Call(func=check, args=[value, ast.Constant(site)], keywords=[]), original)
 
     def _handlers(self, node_type: str, phase: str) -> list:
         key = (node_type, phase)
@@ -283,7 +447,18 @@ class NumbaASTConverter(ast.NodeTransformer):
             raise self.error("strings are not supported in compiled code", node, "use numbers, enums or registered types")
         if node.value is Ellipsis:
             raise self.error("`...` is not supported in compiled code", node, "use `pass`")
+        if type(node.value) is int and not -(2**63) <= node.value < 2**63:
+            raise self.error(f"integer literal {node.value} does not fit in int64", node, _INT64_HINT)
         return node
+
+    # -- operators: numeric semantics live in handlers (defaults/numeric.py) ------------------
+    @with_handlers("BinOp")
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        return self.generic_visit(node)
+
+    @with_handlers("UnaryOp")
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        return self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
         if node.value is None:
@@ -315,13 +490,11 @@ class NumbaASTConverter(ast.NodeTransformer):
                 return ast.copy_location(ast.Name(id=self.renames.get(node.id, node.id), ctx=node.ctx), node)
             if self.is_visible_global(node.id):
                 return node
-            raise self.error(
-                f"unknown name {node.id!r}",
-                node,
-                hint="define it before use, or make it a parameter, a State[...] variable or a module-level name",
-            )
+            raise self._unknown_name(node)
         if source is not None:
-            raise self.error(f"{source.kind} {node.id!r} cannot be used as a loop or unpacking target", node, "use a local variable")
+            # assignments, loops and unpacking store into managed variables themselves (`_assign`,
+            # `bind_target`); a store reaching here comes from a construct that does not
+            raise self.error(f"{source.kind} {node.id!r} cannot be assigned here", node, "assign it on its own line")
         return ast.copy_location(ast.Name(id=self.renames.get(node.id, node.id), ctx=node.ctx), node)
 
     @with_handlers("Expr")
@@ -349,6 +522,13 @@ class NumbaASTConverter(ast.NodeTransformer):
 
     @with_handlers("Assign")
     def visit_Assign(self, node: ast.Assign) -> Any:
+        container = self._container_value(node.value)
+        if container is not None:
+            return _located([s for t in node.targets for s in self._bind_container(t, container)], node)
+        for target in node.targets:  # a container cell is never replaced: say so before the value
+            source = self.factory.get(target.id) if isinstance(target, ast.Name) else None
+            if source is not None and source.type is not None and source.type.is_container:
+                self._assign(target, ast.Constant(None), node)
         value = node.value
         for hook in TypeFactory.hooks("try_lower_assignment"):
             lowered = hook(node, value, self.globals)
@@ -364,6 +544,41 @@ class NumbaASTConverter(ast.NodeTransformer):
             stmts += self._assign(target, ast.Name(id=temp, ctx=ast.Load()), node)
         return _located(stmts, node)
 
+    def _bind_container(self, target: ast.expr, container: VariableSource) -> list[ast.stmt]:
+        """``target = xs`` where ``xs`` names a container: only a local may take it (an alias)."""
+        alias = self.aliases.get(target.id) if isinstance(target, ast.Name) else None
+        if alias is not None:
+            return [ast.Assign(targets=[ast.Name(id=alias.local_name, ctx=ast.Store())], value=container.get())]
+        source = self.factory.get(target.id) if isinstance(target, ast.Name) else None
+        if source is not None and source.type is not None and source.type.is_container:
+            return self._assign(target, container.get(), target)  # "cannot be replaced"
+        raise self.error(
+            f"{_described(container)} can only be bound to a local name",
+            target,
+            hint=f"bind it to a local (`a = {container.name}`) and use that",
+        )
+
+    def bind_target(self, target: ast.expr) -> tuple[ast.expr, list[ast.stmt]]:
+        """A ``for``/unpacking target for generated code, and the converted statements that store
+        what it receives into the user's ``target``: plain locals are bound directly, anything else
+        (a State variable, ``xs[i]``, a struct field) through a fresh local, stored by a normal
+        assignment (at the top of a loop body, so state keeps the last value, as in Python)."""
+        stores: list[ast.stmt] = []
+
+        def plain(t: ast.expr) -> ast.expr:
+            if isinstance(t, (ast.Tuple, ast.List)):
+                return ast.copy_location(ast.Tuple(elts=[plain(e) for e in t.elts], ctx=ast.Store()), t)
+            if isinstance(t, ast.Name) and t.id not in self.factory:
+                return self.visit(t)
+            temp = self.factory.new_name("target")
+            self.locals.add(temp)
+            load = ast.copy_location(ast.Name(id=temp, ctx=ast.Load()), t)
+            stores.append(ast.copy_location(ast.Assign(targets=[t], value=load), t))
+            return ast.copy_location(ast.Name(id=temp, ctx=ast.Store()), t)
+
+        new = plain(target)
+        return new, self.visit_block(stores) if stores else []
+
     def _assign(self, target: ast.expr, value: ast.expr, node: ast.AST) -> list[ast.stmt]:
         if isinstance(target, ast.Name):
             source = self.factory.get(target.id)
@@ -375,19 +590,9 @@ class NumbaASTConverter(ast.NodeTransformer):
                 return source.set(value)
             except ReadOnlyVariableError as exc:
                 raise self.error(str(exc), target, hint="assign to a new local variable instead") from None
-        if isinstance(target, ast.Tuple):
-            if not any(isinstance(e, ast.Name) and e.id in self.factory for e in target.elts):
-                return [ast.Assign(targets=[self.visit(target)], value=value)]
-            temps = [self.factory.new_name("unpack") for _ in target.elts]
-            stmts: list[ast.stmt] = [
-                ast.Assign(
-                    targets=[ast.Tuple(elts=[ast.Name(id=t, ctx=ast.Store()) for t in temps], ctx=ast.Store())],
-                    value=value,
-                )
-            ]
-            for elt, temp in zip(target.elts, temps):
-                stmts += self._assign(elt, ast.Name(id=temp, ctx=ast.Load()), node)
-            return stmts
+        if isinstance(target, (ast.Tuple, ast.List)):
+            plain, stores = self.bind_target(target)
+            return [ast.Assign(targets=[plain], value=value), *stores]
         return [ast.Assign(targets=[self.visit(target)], value=value)]
 
     @with_handlers("AugAssign")
@@ -415,7 +620,36 @@ class NumbaASTConverter(ast.NodeTransformer):
             source = self.inference.infer(node)
             if source is not None:
                 return _located(source.get(), node)
+            missing = self._missing_attribute(node.func, called=True)
+            if missing is not None:
+                raise missing
+        plain = self._plain_function_error(node)
+        if plain is not None:
+            raise plain
+        if self._is_builtin(node.func, "range"):
+            return self._range_call(node)
         return self.generic_visit(node)
+
+    def _is_builtin(self, func: ast.expr, name: str) -> bool:
+        """Is ``func`` the builtin ``name`` (not shadowed by a local, a variable or a global)?"""
+        return (
+            isinstance(func, ast.Name)
+            and func.id == name
+            and func.id not in self.locals
+            and func.id not in self.factory
+            and func.id not in self.globals
+        )
+
+    def _range_call(self, node: ast.Call) -> ast.Call:
+        """``range(...)`` with each argument checked to be an integer, as Python does (Numba would
+        truncate a float)."""
+        if node.keywords:
+            raise self.error("range() takes no keyword arguments", node.keywords[0], "pass start, stop and step by position")
+        args = []
+        for arg in node.args:
+            hint = f"use int({ast.unparse(arg)})"  # before conversion rewrites the argument
+            args.append(self.require_integer(self.visit(arg), arg, "range() arguments must be integers, got a {type}", hint))
+        return ast.copy_location(ast.Call(func=node.func, args=args, keywords=[]), node)
 
     @with_handlers("Attribute")
     def visit_Attribute(self, node: ast.Attribute) -> Any:
@@ -426,10 +660,9 @@ class NumbaASTConverter(ast.NodeTransformer):
             source = self.inference.infer(node)
             if source is not None:
                 return _located(source.get(), node)
-            base = node.value
-            if isinstance(base, ast.Name) and base.id in self.factory:
-                kind = self.factory.get(base.id)
-                raise self.error(f"{kind.kind} {base.id!r} has no attribute {node.attr!r}", node)
+            missing = self._missing_attribute(node, called=False)
+            if missing is not None:
+                raise missing
         return self.generic_visit(node)
 
     @with_handlers("Subscript")
@@ -444,12 +677,85 @@ class NumbaASTConverter(ast.NodeTransformer):
     def visit_For(self, node: ast.For) -> Any:
         if node.orelse:
             raise self.error("for/else is not supported in compiled code", node, "use a flag variable")
-        return self.generic_visit(node)
+        iterable = self.visit(node.iter)
+        target, stores = self.bind_target(node.target)
+        return _located(ast.For(target=target, iter=iterable, body=stores + self.visit_block(node.body), orelse=[]), node)
+
+    # -- the walrus operator: its binding runs as statements before the enclosing statement ------
+    # (Numba cannot type `(y := v)` used as a value on Python 3.11+), so the constructs that do not
+    # always evaluate a part (and/or, ternaries, a while test) run that part's statements there.
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> Any:
+        """``(name := value)``: ``name`` is bound (a local, or a State variable stored as by ``=``)
+        and the expression is ``value`` itself, as in Python."""
+        target = node.target
+        if self._container_value(node.value) is not None:
+            hint = f"write `{target.id} = {node.value.id}` on its own line"
+            raise self.error("a container cannot be bound with the walrus operator", node, hint)
+        temp = self.factory.new_name("walrus")
+        value = self.visit(node.value)
+        self._pending.append(_located(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value), node))
+        self._pending.extend(_located(self._assign(target, ast.Name(id=temp, ctx=ast.Load()), node), node))
+        return _located(ast.Name(id=temp, ctx=ast.Load()), node)
+
+    def _branch(self, expr: ast.expr) -> tuple[list[ast.stmt], ast.expr]:
+        """``expr`` converted, with the statements it needs kept apart (for a branch that may not run)."""
+        saved, self._pending = self._pending, []
+        converted = self.visit(expr)
+        pending, self._pending = self._pending, saved
+        return pending, converted
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        if not _has_walrus(node.values[1:]):
+            return self.generic_visit(node)
+        result = self.factory.new_name("boolop")
+        load = lambda: ast.Name(id=result, ctx=ast.Load())  # noqa: E731
+        store = lambda value: ast.Assign(targets=[ast.Name(id=result, ctx=ast.Store())], value=value)  # noqa: E731
+        stmts: list[ast.stmt] = []
+        for value in reversed(node.values[1:]):  # a and b and c: r = a; if r: (r = b; if r: r = c)
+            pending, converted = self._branch(value)
+            test = load() if isinstance(node.op, ast.And) else ast.UnaryOp(op=ast.Not(), operand=load())
+            stmts = [ast.If(test=test, body=[*pending, store(converted), *stmts], orelse=[])]
+        self._pending.extend(_located([store(self.visit(node.values[0])), *stmts], node))
+        return _located(load(), node)
+
+    def visit_IfExp(self, node: ast.IfExp) -> Any:
+        if not _has_walrus([node.body, node.orelse]):
+            return self.generic_visit(node)
+        result = self.factory.new_name("ifexp")
+        test = self.visit(node.test)
+        branches = []
+        for branch in (node.body, node.orelse):
+            pending, converted = self._branch(branch)
+            branches.append([*pending, ast.Assign(targets=[ast.Name(id=result, ctx=ast.Store())], value=converted)])
+        self._pending.append(_located(ast.If(test=test, body=branches[0], orelse=branches[1]), node))
+        return _located(ast.Name(id=result, ctx=ast.Load()), node)
 
     def visit_While(self, node: ast.While) -> Any:
         if node.orelse:
             raise self.error("while/else is not supported in compiled code", node, "use a flag variable")
-        return self.generic_visit(node)
+        pending, test = self._branch(node.test)
+        body = self.visit_block(node.body)
+        if pending:  # the test binds names (walrus): run its statements before each test
+            body = [*pending, ast.If(test=ast.UnaryOp(op=ast.Not(), operand=test), body=[ast.Break()], orelse=[]), *body]
+            test = ast.Constant(True)
+        return _located(ast.While(test=test, body=body, orelse=[]), node)
+
+
+_INT64_HINT = "int values are 64-bit (-2**63 .. 2**63 - 1); use a float (e.g. 1e19) for larger magnitudes"
+
+
+def _has_walrus(nodes: list[ast.expr]) -> bool:
+    return any(isinstance(n, ast.NamedExpr) for node in nodes for n in ast.walk(node))
+
+
+def _described(source: VariableSource) -> str:
+    """``NumbaList[float] 'xs'`` (``constant ...`` for a read-only container)."""
+    readonly = "constant " if getattr(source.type, "readonly", False) else ""
+    return f"{readonly}{source.type.describe()} {source.name!r}"
+
+
+def _public_names(obj: Any) -> set[str]:
+    return {n for n in dir(obj) if not n.startswith("_")} if obj is not None else set()
 
 
 def _if_phase(op: ast.cmpop, code: int, body: list[ast.stmt]) -> ast.If:

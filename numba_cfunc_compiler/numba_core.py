@@ -16,10 +16,12 @@ from numba.core.typing.ctypes_utils import to_ctypes
 from .artifact import NodeArtifact, Param, toolchain_fingerprint
 from .codegen import CompileUnit, cache_key, code_for, compile_cache
 from .compilation_context import CompilationContext
+from .errors import internal_errors
 from .function_analyzer import FunctionAnalyzer, NumbaFunctionInfo, UserFunction
 from .numba_ast_converter import NumbaASTConverter
 from .source_registry import CfuncParam, SourceRegistry
 from .semantic_key import semantic_key
+from .targets.jit import UnresolvedSymbolError
 from .variable_factory import VariableFactory
 
 __all__ = [
@@ -41,10 +43,18 @@ NATIVE_PREFIX = "_gc_numba_"
 @dataclasses.dataclass(frozen=True)
 class CompilationOptions:
     """Compile flags (all opt-in). ``fastmath`` goes to Numba; ``force_inline`` lets the
-    optimiser merge Numba's function into the exported entry point."""
+    optimiser merge Numba's function into the exported entry point. ``error_model="numpy"`` turns
+    off the numeric runtime faults of SPEC §5 (division by zero, float-to-int conversion, negative
+    int exponent, float ``**`` and datetime overflow) for IEEE / wrapping results instead (see
+    `defaults.numeric` and the table in docs/getting-started.md)."""
 
     fastmath: bool = False
     force_inline: bool = False
+    error_model: str = "python"
+
+    def __post_init__(self) -> None:
+        if self.error_model not in ("python", "numpy"):
+            raise ValueError(f"CompilationOptions: error_model must be 'python' or 'numpy', not {self.error_model!r}")
 
     def key_text(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
@@ -125,20 +135,45 @@ def create_compiled_func(
     ``func_globals``) with ``args``/``kwargs`` bound to its parameters into a native entry point."""
     options = options or CompilationOptions()
     ctx = CompilationContext.current()
-    user = UserFunction.load(func, signature, func_globals)
-    info = FunctionAnalyzer.analyze(user, args, kwargs, extract_python_type_fn, call_globals, decorator_name)
-    categories = SourceRegistry.ordered()
-    factory = create_variables(info, categories)
-    module = NumbaASTConverter(info, factory, categories, start_body, stop_body).convert()
-    params = [p for c in categories for p in c.cfunc_params]
-    source = ast.unparse(module)
-    namespace = {**info.globals, **ctx.helpers, **factory.helpers}
-    sig_text = "void(" + ", ".join(f"{p.name}: {p.type}" for p in params) + ")"
-    key = semantic_key(source, sig_text, options, namespace, module)
+    # Each stage runs under `internal_errors`: a CompilationError (the user's mistake) goes through,
+    # any other exception becomes an InternalCompilerError naming the stage, the user's line and
+    # the extension that raised. A wrong `func`/`signature` argument stays a TypeError.
+    with internal_errors("loading the function", passthrough=(TypeError,)):
+        user = UserFunction.load(func, signature, func_globals)
+    with internal_errors("analysis", user):
+        info = FunctionAnalyzer.analyze(user, args, kwargs, extract_python_type_fn, call_globals, decorator_name)
+        categories = SourceRegistry.ordered()
+    with internal_errors("variable creation", user):
+        factory = create_variables(info, categories)
+    with internal_errors("AST conversion", user):
+        module = NumbaASTConverter(info, factory, categories, start_body, stop_body, options=options).convert()
+        params = [p for c in categories for p in c.cfunc_params]
+        source = ast.unparse(module)
+    with internal_errors("semantic key", user):
+        namespace = {**info.globals, **ctx.helpers, **factory.helpers}
+        sig_text = "void(" + ", ".join(f"{p.name}: {p.type}" for p in params) + ")"
+        key = semantic_key(source, sig_text, options, namespace, module)
 
-    unit = CompileUnit(module, namespace, params, options, key, NATIVE_PREFIX + key, info, factory)
-    ctx.ensure_nrt_loaded()  # Numba compiles @njit helpers against the runtime's symbols
-    code, address = code_for(unit, ctx.results)
+    known = key in ctx.results
+    with internal_errors("code generation", user, passthrough=(UnresolvedSymbolError,)):
+        unit = CompileUnit(module, namespace, params, options, key, NATIVE_PREFIX + key, info, factory)
+        ctx.ensure_nrt_loaded()  # Numba compiles @njit helpers against the runtime's symbols
+        code, address = code_for(unit, ctx.results)
+    try:
+        with internal_errors("result", user):
+            return _result(unit, code, address, categories, source, sig_text)
+    except BaseException:
+        if not known:  # a failed compile leaves the context as it found it
+            ctx.results.pop(key, None)
+        raise
+
+
+def _result(
+    unit: CompileUnit, code: Any, address: int, categories: list[Any], source: str, sig_text: str
+) -> CompilationResult:
+    """The `NodeArtifact` and `CompilationResult` of a compiled unit (categories add metadata)."""
+    info, params, key, options = unit.info, unit.params, unit.key, unit.options
+    user = info.user
     native_name = unit.native_name
 
     artifact = NodeArtifact(
