@@ -172,7 +172,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("variable sources", ("variable_factory", "numba_type_inference")),
     ("extensions and AST converter", ("defaults", "numba_ast_converter")),
     ("pipeline", ("semantic_key", "post_compilation", "codegen", "numba_core")),
-    ("targets and CLI", ("targets", "linker", "host", "cli", "demo", "__main__")),
+    ("targets and CLI", ("targets", "targets.aot", "linker", "aot", "host", "targets.registry", "hatch_plugin", "cli", "demo", "__main__")),
 )
 
 #: What the bottom layer may import besides itself.

@@ -405,6 +405,8 @@ def _int_pow(a: int, b: int) -> int:
 
 
 def _float_pow(a: float, b: float) -> float:
+    if math.isfinite(a) and a < 0 and math.isfinite(b) and b != int(b):
+        return math.nan  # Python: a complex number (or OverflowError for a huge one); C and NumPy: nan
     value = a**b
     return math.nan if isinstance(value, complex) else value
 
