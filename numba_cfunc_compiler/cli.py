@@ -3,6 +3,7 @@
   python -m numba_cfunc_compiler demo
   python -m numba_cfunc_compiler inspect module:function [name=value ...] [--ir] [--asm]
   python -m numba_cfunc_compiler cache info|clear
+  python -m numba_cfunc_compiler build REGISTRY -o DIR [--name NAME] [--cpu host|generic] [--keep-going]
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import importlib
 import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["main", "inspect_node", "UsageError"]
+__all__ = ["main", "inspect_node", "build_command", "UsageError"]
 
 
 class UsageError(Exception):
@@ -41,6 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--asm", action="store_true", help="also print the assembly for this CPU")
     cache = commands.add_parser("cache", help="show or clear the persistent compile cache (NCC_CACHE_DIR)")
     cache.add_argument("action", choices=("info", "clear"))
+    build = commands.add_parser(
+        "build",
+        help="compile the nodes of a registry file into a shared library, a manifest and a C header",
+        description="Compile every [[nodes]] entry of a registry file (TOML) and write lib<NAME>.so, "
+        "<NAME>.json and <NAME>.h (and the runtime libnumba_rt.so) into DIR. See docs/aot.md.",
+    )
+    build.add_argument("registry", help="the registry file (TOML)")
+    build.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write the library")
+    build.add_argument("--name", help="the library's name (default: the registry's `name`, else its file name)")
+    build.add_argument("--cpu", choices=("generic", "host"), help="code for any CPU of this architecture "
+                       "(generic, the default) or for this machine's CPU only (host)")
+    build.add_argument("--keep-going", action="store_true", help="build the other entries when one fails")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -51,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             return inspect_node(args.target, args.constants, ir=args.ir, asm=args.asm, out=sys.stdout)
         elif args.command == "cache":
             return cache_command(args.action, sys.stdout)
+        elif args.command == "build":
+            return build_command(args.registry, args.output, name=args.name, cpu=args.cpu,
+                                 keep_going=args.keep_going, out=sys.stdout)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -177,3 +194,59 @@ def cache_command(action: str, out: TextIO) -> int:
     print(f"entries:   {info.entries}", file=out)
     print(f"size:      {info.total_bytes / 2**10:.0f} KiB of {info.max_bytes / 2**20:.0f} MiB", file=out)
     return 0
+
+
+def build_command(registry: str, output: str, *, name: str | None, cpu: str | None, keep_going: bool, out: TextIO) -> int:
+    """``build``: one progress line per entry, a summary and the files written. Exit status 0 when
+    every entry built, 1 when one failed, 2 (UsageError) when the registry cannot be read."""
+    from .aot import LibraryError
+    from .targets.registry import RegistryEntryError, RegistryError, build_registry, load_registry
+
+    try:
+        loaded = load_registry(registry)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+
+    def progress(entry, total, outcome) -> None:
+        if outcome is None:
+            print(f"[{entry.index}/{total}] {entry.function} ... ", end="", file=out, flush=True)
+        elif outcome.ok:
+            print(f"ok ({outcome.native_name}, {outcome.seconds * 1000:.0f} ms)", file=out, flush=True)
+        else:
+            first, *rest = outcome.error.reason.splitlines()
+            print(f"FAILED: {first}", file=out)
+            for line in rest:
+                print(f"    {line}", file=out)
+            out.flush()
+
+    try:
+        report = build_registry(loaded, output, name=name, cpu=cpu, keep_going=keep_going, progress=progress)
+    except RegistryEntryError as exc:
+        print(f"stopped: {_entry_label(exc.entry)} failed; nothing written (--keep-going builds the other entries)",
+              file=out)
+        return 1
+    except RegistryError as exc:  # a bad --name
+        raise UsageError(str(exc)) from None
+    except (LibraryError, OSError) as exc:  # linking or writing the library failed (no C compiler, ...)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    failed = report.failures
+    total = len(loaded.entries)
+    summary = f"built {len(report.built)} of {total} {'entry' if total == 1 else 'entries'}"
+    print(summary + (f", {len(failed)} failed:" if failed else ""), file=out)
+    for outcome in failed:
+        print(f"  {_entry_label(outcome.entry)}", file=out)
+    if report.files is None:
+        print("nothing written", file=out)
+        return 1
+    files = report.files
+    print(f"wrote library {report.name!r} (cpu {report.cpu}):", file=out)
+    for path in (files.library, files.manifest, files.header, files.runtime):
+        print(f"  {path}", file=out)
+    return 1 if failed else 0
+
+
+def _entry_label(entry: Any) -> str:
+    """``entry 2 (nodes:bad) at nodes.toml:9``."""
+    at = f" at {entry.path}:{entry.line}" if entry.line else f" in {entry.path}"
+    return f"entry {entry.index} ({entry.function}){at}"
