@@ -98,14 +98,16 @@ class ValueSlot:
 
 @dataclass(frozen=True)
 class StateSlot:
-    """A ``state[i]`` entry: name, kind (`STATE_KINDS`), cell type, size in bytes and the initial
-    value START writes (plain data)."""
+    """A ``state[i]`` entry: name, kind (`STATE_KINDS`), cell type, size in bytes, the initial
+    value START writes (plain data) and the name of the Python type it holds, as for a `ValueSlot`
+    (``NumbaList[float]``, ``NumbaDict[int, bool]`` for containers; "" when not declared)."""
 
     name: str
     kind: str
     cell: str
     size: int
     initial: Any = None
+    type: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in STATE_KINDS:
@@ -262,7 +264,9 @@ class VariableType:
             kind = "constant_container" if getattr(self, "readonly", False) else "container"
         else:
             kind = "scalar"
-        return StateSlot(name, kind, self.cell_type(), self.state_size or 8, self.state_initial_value(initial_value))
+        return StateSlot(
+            name, kind, self.cell_type(), self.state_size or 8, self.state_initial_value(initial_value), self.describe()
+        )
 
 
 @dataclass

@@ -12,12 +12,41 @@ Node authors write::
             return avg
 
     runner = NodeRunner(compile_node(ema, alpha=0.1))
+
+Importing this package does not import Numba: the names that need the compiler
+(``register``, ``compile_many``, ...) load it on first access (PEP 562), and ``compile_node`` when
+it is called. ``NodeRunner.from_library`` drives an AOT-built node with Numba never imported.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from .annotations import Outputs, Signal, SignalType, output, start, stop, ticked, valid
-from .extension import SIGNAL_CATEGORY, CtypesStructType, is_registered, register
-from .runner import DEFAULT_OPTIONS, NodeRunner, NodeRuntimeError, compile_node
-from .batch import compile_many
+from .runner import NodeRunner, NodeRuntimeError, compile_node
+
+#: Names loaded on first access (their modules import the compiler).
+_LAZY = ("SIGNAL_CATEGORY", "CtypesStructType", "is_registered", "register", "DEFAULT_OPTIONS", "compile_many")
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("SIGNAL_CATEGORY", "CtypesStructType", "is_registered", "register"):
+        from . import extension  # noqa: PLC0415
+
+        return getattr(extension, name)
+    if name == "DEFAULT_OPTIONS":
+        from . import runner  # noqa: PLC0415
+
+        return runner.DEFAULT_OPTIONS
+    if name == "compile_many":
+        from .batch import compile_many  # noqa: PLC0415
+
+        return compile_many
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Signal",

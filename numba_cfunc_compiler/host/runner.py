@@ -1,40 +1,45 @@
-"""Compiling and driving nodes of the reference host from Python."""
+"""Compiling and driving nodes of the reference host from Python.
+
+Importing this module does not import Numba: `compile_node` loads the compiler when it is called,
+and `NodeRunner.from_library` drives a node of an AOT library with the compiler never loaded.
+"""
 
 from __future__ import annotations
 
 import ast
 import copy
 import ctypes
-from typing import Any, Callable
+import functools
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numba_rt
-from numba_rt.abi import CELL_TYPES, Phase
+from numba_rt.abi import Phase
 
-from ..compilation_context import CompilationContext
-from ..containers import ListSpec
 from ..errors import CompilationError
-from ..function_analyzer import UserFunction
-from ..numba_core import CompilationOptions, CompilationResult, create_compiled_func
 from ..utils.suggest import did_you_mean
 from .annotations import SignalType, start, stop
-from .extension import is_registered, register
+from .library import Cells, NodeRuntimeError, codec_for, container_kind, open_library
+
+if TYPE_CHECKING:
+    from ..function_analyzer import UserFunction
+    from ..numba_core import CompilationOptions, CompilationResult
 
 __all__ = ["compile_node", "NodeRunner", "NodeRuntimeError", "DEFAULT_OPTIONS"]
 
-#: The host compiles for speed: Numba's function is merged into the exported entry point.
-DEFAULT_OPTIONS = CompilationOptions(force_inline=True)
 
-_CELL_CTYPES = {name: cell.ctype for name, cell in CELL_TYPES.items() if cell.ctype is not None}
+@functools.lru_cache(maxsize=None)
+def _default_options() -> CompilationOptions:
+    from ..numba_core import CompilationOptions  # noqa: PLC0415 - the compiler loads on first use
+
+    return CompilationOptions(force_inline=True)
 
 
-class NodeRuntimeError(RuntimeError):
-    """A fault recorded by compiled code in the runtime's error record."""
-
-    def __init__(self, code: int, message: str, entry: str) -> None:
-        self.code = code
-        self.message = message
-        self.entry = entry
-        super().__init__(f"{message} (error code {code} in {entry or 'unknown entry point'})")
+def __getattr__(name: str) -> Any:
+    # DEFAULT_OPTIONS: the host compiles for speed (Numba's function is merged into the exported
+    # entry point). Built on first access, so that importing this module needs no Numba.
+    if name == "DEFAULT_OPTIONS":
+        return _default_options()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _python_type(argument: Any) -> Any:
@@ -57,6 +62,8 @@ def _is_lifecycle_block(stmt: ast.stmt, globs: dict[str, Any], marker: Any) -> b
 
 def split_lifecycle_blocks(user: UserFunction) -> tuple[UserFunction, list[ast.stmt], list[ast.stmt]]:
     """Move top-level ``with start():`` / ``with stop():`` blocks out of the body."""
+    from ..function_analyzer import UserFunction  # noqa: PLC0415 - compile side (imports Numba)
+
     funcdef = copy.copy(user.funcdef)  # only the top-level body list changes: no need to copy the tree
     body, start_body, stop_body = [], [], []
     for stmt in funcdef.body:
@@ -83,6 +90,12 @@ def split_lifecycle_blocks(user: UserFunction) -> tuple[UserFunction, list[ast.s
 def compile_node(func: Callable, *, options: CompilationOptions | None = None, **constants: Any) -> CompilationResult:
     """Compile a host node. ``constants`` bind the non-``Signal`` parameters; a ``Signal``
     parameter may be given a ``Signal[T]`` to declare the type actually fed to it."""
+    # The compiler is imported here, not at module level: driving a library needs none of it.
+    from ..compilation_context import CompilationContext  # noqa: PLC0415
+    from ..function_analyzer import UserFunction  # noqa: PLC0415
+    from ..numba_core import create_compiled_func  # noqa: PLC0415
+    from .extension import is_registered, register  # noqa: PLC0415
+
     base = CompilationContext.current()
     ctx = base if is_registered(base) else base.derive()
     with ctx:
@@ -100,70 +113,125 @@ def compile_node(func: Callable, *, options: CompilationOptions | None = None, *
             extract_python_type_fn=_python_type,
             start_body=start_body,
             stop_body=stop_body,
-            options=options or DEFAULT_OPTIONS,
+            options=options or _default_options(),
             **bound,
         )
 
 
-class _Cells:
-    """``count`` 8-byte host cells (or ``sizes[i]`` bytes) and the ``void*`` array pointing at them."""
-
-    def __init__(self, count: int, sizes: dict[int, int] | None = None) -> None:
-        sizes = sizes or {}
-        self.buffers = [(ctypes.c_char * sizes.get(i, 8))() for i in range(count)]
-        self.pointers = (ctypes.c_void_p * max(count, 1))(*[ctypes.addressof(b) for b in self.buffers])
-
-    def read(self, index: int, cell_type: str) -> Any:
-        return _CELL_CTYPES[cell_type].from_buffer(self.buffers[index]).value
-
-    def write(self, index: int, cell_type: str, value: Any) -> None:
-        _CELL_CTYPES[cell_type].from_buffer(self.buffers[index]).value = value
+#: How NodeRunner feeds each parameter it knows (the reference host's, `numba_rt.abi.HOST_NODE_PARAMS`).
+_FED_PARAMS = ("outputs", "output_ticked", "state", "lifecycle_phase", "inputs", "input_ticked", "input_valid")
 
 
 class NodeRunner:
-    """Drives a compiled host node through START / EXECUTE / STOP, as a C host would."""
+    """Drives a host node through START / EXECUTE / STOP, as a C host would: a node compiled in this
+    process (``NodeRunner(result)``) or a node of an AOT library (`NodeRunner.from_library`). Both
+    run the same code, from the node's ABI (`NodeArtifact.abi()`, the manifest's node entry)."""
 
     def __init__(self, result: CompilationResult) -> None:
+        from ..numba_core import CompilationResult  # noqa: PLC0415 - a result means Numba is loaded
+
         if not isinstance(result, CompilationResult):
             got = f"function {result.__name__!r}" if callable(result) and hasattr(result, "__name__") else type(result).__name__
             raise TypeError(
                 f"NodeRunner takes a CompilationResult (from compile_node(...)), got {got}; "
-                "write NodeRunner(compile_node(f, ...))"
+                "write NodeRunner(compile_node(f, ...)), or NodeRunner.from_library(path, name) for "
+                "a node of an AOT library"
             )
-        self.result = result
-        self._runtime = numba_rt.load()
         meta = result.metadata
-        self.input_names: list[str] = list(meta.get("ordered_input_signals", []))
-        self._input_types: list[Any] = list(meta.get("input_variable_types", []))
-        self._input_cells: list[str] = list(meta.get("input_cell_types", []))
-        self.output_names: list[str] = list(meta["output_names"])
-        self._output_types: list[Any] = list(meta["output_variable_types"])
-        self._output_cells: list[str] = list(meta["output_cell_types"])
+        live = {  # the live VariableTypes: exact values for every type, extensions' included
+            "inputs": meta.get("input_variable_types", []),
+            "outputs": meta.get("output_variable_types", []),
+            "state": meta.get("state_variable_types", []),
+        }
+        self._bind(result.artifact.abi(), result.address, (numba_rt.load(),), live, None)
+        self.result: CompilationResult | None = result
+
+    @classmethod
+    def from_library(
+        cls, path: str | Any, native_name: str, *, types: Mapping[str, Any] | None = None
+    ) -> NodeRunner:
+        """A runner for the node ``native_name`` (``_gc_numba_<key>``, or its qualname when exactly
+        one node of the library has it) of the AOT library ``path`` (``lib<name>.so``, or its
+        manifest ``<name>.json``), with no compiler: Numba is not imported.
+
+        The manifest is validated first (`numba_cfunc_compiler.aot.load_manifest`): a library
+        built for another architecture or by an incompatible toolchain is refused. Values are
+        converted from the slots' type names: ``int``, ``float``, ``bool``, ``datetime``,
+        ``timedelta``; an enum is its int value unless ``types`` maps its class name to the class
+        (``types={"Side": Side}``); ``types`` may also name a ``ctypes.Structure`` subclass (struct
+        state reads as a copy of it) or give any object with ``host_encode``/``host_decode``."""
+        library = open_library(path)
+        node = library.node(native_name)
+        runner = cls.__new__(cls)
+        runner._bind(node, library.address(node["native_name"]), library.runtimes, {}, types)
+        runner.result = None
+        runner.library = library  # keeps the library loaded while the runner lives
+        return runner
+
+    def _bind(
+        self,
+        abi: dict[str, Any],
+        address: int,
+        runtimes: tuple[numba_rt.Runtime, ...],
+        live: dict[str, list[Any]],
+        types: Mapping[str, Any] | None,
+    ) -> None:
+        self.abi = abi
+        self.native_name: str = abi["native_name"]
+        self.qualname: str = abi["qualname"]
+        self._runtimes = runtimes
+        self._runtime = runtimes[0]
+        slots = {kind: list(abi[kind]) for kind in ("inputs", "outputs", "state")}
+        codecs = {
+            kind: [live[kind][i] if i < len(live.get(kind, ())) else codec_for(slot, types) for i, slot in enumerate(slots[kind])]
+            for kind in slots
+        }
+        self.input_names: list[str] = [s["name"] for s in slots["inputs"]]
+        self.output_names: list[str] = [s["name"] for s in slots["outputs"]]
+        self.state_names: list[str] = [s["name"] for s in slots["state"]]
+        self._inputs_abi, self._outputs_abi, self._state_abi = slots["inputs"], slots["outputs"], slots["state"]
+        self._input_types, self._output_types, self._state_types = codecs["inputs"], codecs["outputs"], codecs["state"]
+        self._named = (abi.get("extra") or {}).get("named_outputs") is not None
         self._struct_inputs: dict[int, Any] = {}  # keeps ctypes structs given as inputs alive
         n_out, n_in = len(self.output_names), len(self.input_names)
-        sizes = dict(zip(meta["struct_state_indices"], meta["struct_state_sizes"]))
-        self._outputs = _Cells(n_out)
+        sizes = {i: s["size"] for i, s in enumerate(slots["state"]) if s["kind"] == "struct"}
+        self._outputs = Cells(n_out)
         self._output_ticked = (ctypes.c_int8 * max(n_out, 1))()
-        self._state = _Cells(len(meta["state_values"]), sizes)
-        self._inputs = _Cells(n_in)
+        self._state = Cells(len(self.state_names), sizes)
+        self._inputs = Cells(n_in)
         self._input_ticked = (ctypes.c_int8 * max(n_in, 1))()
         self._input_valid = (ctypes.c_int8 * max(n_in, 1))()
         self._index = {name: i for i, name in enumerate(self.input_names)}
-        self._args = [self._outputs.pointers, self._output_ticked, self._state.pointers]
-        if any(p.name == "inputs" for p in result.cfunc_params):
-            self._extra = [self._inputs.pointers, self._input_ticked, self._input_valid]
-        else:
-            self._extra = []
-        argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int8] + [ctypes.c_void_p] * len(self._extra)
-        self._fn = ctypes.CFUNCTYPE(None, *argtypes)(result.address)
+        feeds = {
+            "outputs": self._outputs.pointers,
+            "output_ticked": self._output_ticked,
+            "state": self._state.pointers,
+            "inputs": self._inputs.pointers,
+            "input_ticked": self._input_ticked,
+            "input_valid": self._input_valid,
+        }
+        names = [p["name"] for p in abi["params"]]
+        unknown = [f"{p['name']}: {p['type']}" for p in abi["params"] if p["name"] not in _FED_PARAMS]
+        if unknown or "lifecycle_phase" not in names:
+            raise TypeError(
+                f"NodeRunner cannot call {self.qualname}: it feeds the reference host's parameters "
+                f"({', '.join(_FED_PARAMS)}), not {', '.join(unknown) or 'a node without lifecycle_phase'}"
+            )
+        phase_at = names.index("lifecycle_phase")
+        self._before = [feeds[n] for n in names[:phase_at]]
+        self._after = [feeds[n] for n in names[phase_at + 1 :]]
+        argtypes = [ctypes.c_int8 if n == "lifecycle_phase" else ctypes.c_void_p for n in names]
+        self._fn = ctypes.CFUNCTYPE(None, *argtypes)(address)
 
     def _call(self, phase: Phase) -> None:
-        self._runtime.clear_error()
-        self._fn(*self._args, phase, *self._extra)
-        error = self._runtime.error()
-        if error is not None:
-            self._runtime.clear_error()
-            raise NodeRuntimeError(*error)
+        for runtime in self._runtimes:
+            runtime.clear_error()
+        self._fn(*self._before, phase, *self._after)
+        for runtime in self._runtimes:
+            error = runtime.error()
+            if error is not None:
+                runtime.clear_error()
+                raise NodeRuntimeError(*error)
 
     def start(self) -> None:
         self._call(Phase.START)
@@ -179,7 +247,7 @@ class NodeRunner:
         for name, value in inputs.items():
             if name not in self._index:
                 raise TypeError(
-                    f"{self.result.qualname} has no input {name!r}{did_you_mean(name, self.input_names)} "
+                    f"{self.qualname} has no input {name!r}{did_you_mean(name, self.input_names)} "
                     f"(inputs: {', '.join(self.input_names) or 'none'})"
                 )
             i = self._index[name]
@@ -187,51 +255,56 @@ class NodeRunner:
             try:
                 if value is None:
                     raise TypeError("no value")
-                if var_type.state_size is not None:  # a struct: inputs[i] points at its memory
-                    self._struct_inputs[i] = value
+                if self._inputs_abi[i]["cell"] == "bytes":  # a struct: inputs[i] points at its memory
                     self._inputs.pointers[i] = ctypes.addressof(value)
+                    self._struct_inputs[i] = value
                 else:
-                    self._inputs.write(i, self._input_cells[i], var_type.host_encode(value))
+                    self._inputs.write(i, self._inputs_abi[i]["cell"], var_type.host_encode(value))
             except (TypeError, AttributeError):
                 raise TypeError(
-                    f"input {name!r} of {self.result.qualname} takes {var_type.describe()}, "
+                    f"input {name!r} of {self.qualname} takes {var_type.describe()}, "
                     f"got {type(value).__name__} {value!r}"
                 ) from None
             except (ValueError, OverflowError) as exc:  # the right type, a value it cannot hold
-                raise type(exc)(f"input {name!r} of {self.result.qualname}: {exc}") from None
+                raise type(exc)(f"input {name!r} of {self.qualname}: {exc}") from None
             self._input_ticked[i] = 1
             self._input_valid[i] = 1
         self._call(Phase.EXECUTE)
         ticked = {
             name: self._read_output(i) for i, name in enumerate(self.output_names) if self._output_ticked[i]
         }
-        if self.result.named_outputs is None:
+        if not self._named:
             return next(iter(ticked.values()), None)
         return ticked
 
     def _read_output(self, index: int) -> Any:
-        return self._output_types[index].host_decode(self._outputs.read(index, self._output_cells[index]))
+        return self._output_types[index].host_decode(self._outputs.read(index, self._outputs_abi[index]["cell"]))
 
     def state(self, name: str) -> Any:
         """The current value of a state variable, for inspection and tests: scalars as Python
-        values, a list or dict as a Python copy of its contents (None before START / after STOP).
-        Struct state is host memory; read it through the struct type instead."""
-        meta = self.result.metadata
-        names = list(meta["state_names"])
-        if name not in names:
+        values, a list or dict as a Python copy of its contents (None before START / after STOP),
+        a struct as a copy of its memory (``bytes``, or the ``ctypes.Structure`` the type is)."""
+        if name not in self.state_names:
             raise KeyError(
-                f"{self.result.qualname} has no state variable {name!r}{did_you_mean(name, names)} "
-                f"(state variables: {', '.join(names) or 'none'})"
+                f"{self.qualname} has no state variable {name!r}{did_you_mean(name, self.state_names)} "
+                f"(state variables: {', '.join(self.state_names) or 'none'})"
             )
-        i = names.index(name)
-        var_type = meta["state_variable_types"][i]
-        if var_type.state_size is not None:
-            raise TypeError(f"state {name!r} is a struct; read its fields from the host memory")
-        raw = self._state.read(i, "int64" if var_type.is_container else meta["state_types"][i])
-        if not var_type.is_container:
-            return var_type.host_decode(raw)
-        if not raw:
+        i = self.state_names.index(name)
+        slot, var_type = self._state_abi[i], self._state_types[i]
+        if slot["kind"] == "struct":
+            memory = bytes(self._state.buffers[i])
+            cls = getattr(var_type, "python_type", None)
+            if isinstance(cls, type) and issubclass(cls, ctypes.Structure):
+                return cls.from_buffer_copy(memory)
+            return memory
+        if slot["kind"] == "scalar":
+            return var_type.host_decode(self._state.read(i, slot["cell"]))
+        pointer = self._state.read(i, "ptr")
+        if not pointer:
             return None
-        if isinstance(var_type.python_type, ListSpec):
-            return self._runtime.list_items(raw)
-        return dict(self._runtime.dict_items(raw))
+        kind = container_kind(slot, var_type)
+        if kind == "list":
+            return self._runtime.list_items(pointer)
+        if kind == "dict":
+            return dict(self._runtime.dict_items(pointer))
+        return pointer  # a container type of an extension: its address
