@@ -1,27 +1,41 @@
-"""Project build hook (hatchling's ``custom`` hook, declared in pyproject.toml).
+"""Project build hook (hatchling's ``custom`` hook, configured in pyproject.toml).
 
-Runs next to hatch-cpp, which compiles ``cpp/*.c`` into ``numba_rt/libnumba_rt.so``. This hook
-ships the public C headers with the package: every ``cpp/*.h`` is copied into
-``numba_rt/include/`` (gitignored; pyproject's ``artifacts`` puts it in the wheel). The copy
-lands in the source tree, so editable installs find the headers too.
+For wheels (regular and editable; the sdist ships ``cpp/`` instead) it
 
-Optional AOT build of a registry: when pyproject.toml has a ``[tool.numba-cfunc-compiler]`` table
-(``registry``, ``output``, ``name``, ``cpu``), the wheel also ships the library, manifest and header
-built from that registry, by the same code as the hatchling plugin downstream projects use
-(`numba_cfunc_compiler.hatch_plugin`, docs/aot.md). That imports the package from this source tree
-and compiles with Numba, so numba and llvmlite must then be in ``[build-system] requires``; it
-runs after hatch-cpp (its table comes first in pyproject.toml), which builds the runtime it ships.
+1. compiles the C runtime, ``cpp/*.c``, into ``numba_rt/libnumba_rt.so`` (``.dylib`` on macOS)
+   with the system C compiler: ``$CC`` if set, else the first of ``cc``, ``gcc``, ``clang`` on
+   PATH. ``$CFLAGS`` and ``$LDFLAGS`` are added as usual. Warnings do not fail the build unless
+   ``NCC_WERROR=1`` (CI sets it). The library has the SONAME ``libnumba_rt.so`` and does not link
+   Python, so the wheel is tagged ``py3-none-<platform>``: one wheel serves every Python 3;
+2. copies every ``cpp/*.h`` into ``numba_rt/include/``;
+3. builds the registry of a ``[tool.numba-cfunc-compiler]`` table, if pyproject.toml has one (the
+   same code as the hatchling plugin downstream projects use: `numba_cfunc_compiler.hatch_plugin`,
+   docs/aot.md). That imports the package from this source tree and compiles with Numba, so numba
+   and llvmlite must then be in ``[build-system] requires``.
 
-Build through a PEP 517 frontend (pip, ``python -m build``). ``python -m hatchling build`` run
-from the project root puts this file on sys.path ahead of the ``hatch_build`` package that
-hatch-cpp imports, and the build fails with an ImportError.
+The outputs land in the source tree (gitignored; pyproject's ``artifacts`` puts them in the wheel),
+so editable installs find them too. Step 1 runs only when the hook's table names the runtime
+sources (``runtime-sources``), as this project's pyproject.toml does.
+
+A missing compiler or a failed compile ends the build with one line that says what to do
+(`BuildError`, raised as ``SystemExit`` so no traceback buries it).
+
+The runtime is built here with one compiler call rather than by hatch-cpp: hatch-cpp calls
+``gcc`` (or ``$CC``) by name, tags wheels ``cpXY-cpXY``, and imports a ``hatch_build`` package
+whose name this file shadows whenever the project root is on ``sys.path`` (``hatch build``,
+``python -m hatchling build``).
 """
 
 from __future__ import annotations
 
+import glob
+import os
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +46,120 @@ else:  # Python 3.10: the same parser, from PyPI (hatchling depends on it there)
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
+NO_COMPILER = (
+    "numba-cfunc-compiler needs a C compiler to build its runtime: install gcc or clang (apt install gcc), or set CC"
+)
+
+
+class BuildError(SystemExit):
+    """The build cannot go on; the message says why in one line. A ``SystemExit``: the PEP 517
+    backend process prints it and exits with status 1, without a traceback."""
+
+
+def find_c_compiler(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The C compiler command users expect: ``$CC`` (may carry arguments, e.g. ``ccache gcc``),
+    else the first of ``cc``, ``gcc``, ``clang`` on ``$PATH``. Raises `BuildError` if none."""
+    path = environ.get("PATH", os.defpath)
+    cc = environ.get("CC", "").strip()
+    if cc:
+        command = shlex.split(cc)
+        if shutil.which(command[0], path=path) is None:
+            raise BuildError(
+                f"numba-cfunc-compiler: the C compiler CC={cc!r} is not on PATH: install it, or set CC to one that is"
+            )
+        return command
+    for candidate in ("cc", "gcc", "clang"):
+        if shutil.which(candidate, path=path):
+            return [candidate]
+    raise BuildError(NO_COMPILER)
+
+
+def werror_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """``NCC_WERROR`` set to anything but empty or ``0``: compiler warnings fail the build (CI)."""
+    return environ.get("NCC_WERROR", "").strip() not in ("", "0")
+
+
+def runtime_command(
+    sources: list[str],
+    output: str,
+    cflags: list[str],
+    *,
+    soname: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+) -> list[str]:
+    """The one compiler call that builds the shared runtime library ``output`` from ``sources``:
+    the compiler, flags and ``-Werror`` as `find_c_compiler` and `werror_enabled` read ``environ``.
+    ``soname`` (default: the name of ``output``) is the name programs linked against it record."""
+    name = soname or os.path.basename(output)
+    if platform == "darwin":
+        link = ["-dynamiclib", f"-Wl,-install_name,@rpath/{name}"]
+    else:
+        link = ["-shared", f"-Wl,-soname,{name}"]
+    return [
+        *find_c_compiler(environ),
+        *cflags,
+        *(["-Werror"] if werror_enabled(environ) else []),
+        "-fPIC",
+        *shlex.split(environ.get("CFLAGS", "")),
+        *sources,
+        *link,
+        *shlex.split(environ.get("LDFLAGS", "")),
+        "-o",
+        output,
+    ]
+
+
+def wheel_tag() -> str:
+    """``py3-none-<platform>``: the most specific platform tag this interpreter accepts that is not
+    a manylinux/musllinux one (those are for auditwheel to give, after it checked the wheel)."""
+    from packaging.tags import sys_tags
+
+    tag = next(t for t in sys_tags() if "manylinux" not in t.platform and "musllinux" not in t.platform)
+    return f"py3-none-{tag.platform}"
+
 
 class CustomBuildHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        # Like hatch-cpp, only wheels (regular and editable) need the runtime; the sdist ships cpp/.
         if self.target_name != "wheel":
             return
+        if self.config.get("runtime-sources"):
+            self.build_runtime()
+            build_data["pure_python"] = False
+            build_data["tag"] = wheel_tag()
         self.copy_headers()
         self.build_registry(version, build_data)
+
+    def build_runtime(self) -> None:
+        """Compile the runtime as the hook's table says: ``runtime-sources`` (globs, relative to the
+        root), ``runtime-library`` (the path without suffix) and ``runtime-cflags``."""
+        root = Path(self.root)
+        sources = sorted({p for pattern in self.config["runtime-sources"] for p in glob.glob(pattern, root_dir=root)})
+        if not sources:
+            raise BuildError(
+                f"numba-cfunc-compiler: no C sources match runtime-sources = {self.config['runtime-sources']}"
+            )
+        suffix = ".dylib" if sys.platform == "darwin" else ".so"
+        output = self.config.get("runtime-library", "numba_rt/libnumba_rt") + suffix
+        # Linked under a temporary name, then renamed: a process that has the old library mapped
+        # (an editable install in use) keeps its copy intact.
+        partial = f"{output}.partial-{os.getpid()}"
+        command = runtime_command(
+            sources, partial, list(self.config.get("runtime-cflags", [])), soname=os.path.basename(output)
+        )
+        self.app.display_info(shlex.join(command))
+        try:
+            status = subprocess.run(command, cwd=root, check=False).returncode  # its diagnostics go to the build output
+        except OSError as error:  # found on PATH but not runnable
+            raise BuildError(f"numba-cfunc-compiler: cannot run the C compiler {command[0]!r}: {error}") from None
+        if status != 0:
+            (root / partial).unlink(missing_ok=True)
+            raise BuildError(
+                f"numba-cfunc-compiler: compiling the C runtime failed (exit status {status}); see the compiler's messages above"
+            )
+        os.replace(root / partial, root / output)
 
     def copy_headers(self) -> None:
         root = Path(self.root)
@@ -69,7 +187,11 @@ class CustomBuildHook(BuildHookInterface):
             with CompilationContext():
                 register_all()
                 build_node_library(
-                    self.root, read_settings(self.root), build_data, version=version, work_dir=self._work_dir,
+                    self.root,
+                    read_settings(self.root),
+                    build_data,
+                    version=version,
+                    work_dir=self._work_dir,
                     log=self.app.display_info,
                 )
         finally:

@@ -99,7 +99,7 @@ NCC_API void ncc_error_clear(void);
 
 /* ---- version ------------------------------------------------------------------------------ */
 
-/* Kept equal to the Python distribution's version (tests check it). */
+/* Equal to numba_cfunc_compiler.__version__, the package version (tests/test_packaging.py checks). */
 #define NCC_RUNTIME_VERSION "0.1.0"
 NCC_API const char* ncc_runtime_version(void); /* NCC_RUNTIME_VERSION of the loaded library */
 
