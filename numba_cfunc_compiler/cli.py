@@ -1,9 +1,12 @@
-"""Command line of numba-cfunc-compiler.
+"""Command line of numba-cfunc-compiler (also installed as the ``numba-cfunc-compiler`` script).
 
+  python -m numba_cfunc_compiler --version
   python -m numba_cfunc_compiler demo
   python -m numba_cfunc_compiler inspect module:function [name=value ...] [--ir] [--asm]
   python -m numba_cfunc_compiler cache info|clear
   python -m numba_cfunc_compiler build REGISTRY -o DIR [--name NAME] [--cpu host|generic] [--keep-going]
+
+The help text is plain text (no reStructuredText markup): it is printed as is by ``--help``.
 """
 
 from __future__ import annotations
@@ -14,23 +17,82 @@ import importlib
 import importlib.util
 import os
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["main", "inspect_node", "build_command", "UsageError"]
+__all__ = ["UsageError", "build_command", "inspect_node", "main", "version_text"]
 
 
 class UsageError(Exception):
     """A command-line mistake: printed as one line, exit status 2."""
 
 
+_EPILOG = """\
+environment:
+  NCC_DUMP             print what each node compiles to, on stderr, while compiling:
+                       a comma-separated list of source (the transformed Python source),
+                       ir (the final LLVM IR) and asm (the assembly for this CPU), or all
+  NCC_CACHE_DIR        the compile cache's directory (default: the user cache directory);
+                       off disables the cache
+  NCC_CACHE_MAX_BYTES  the compile cache's size bound, in bytes or with a K, M or G suffix
+                       (default 256M)
+
+C and C++ hosts: python -m numba_rt --cflags --libs prints the flags that build
+against the runtime (python -m numba_rt --help lists the others).
+"""
+
+
+def version_text() -> str:
+    """``numba-cfunc-compiler X.Y.Z (numba A, llvmlite B, runtime R)``, without importing Numba."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    def installed(distribution: str) -> str:
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            return "not installed"
+
+    try:
+        import numba_rt
+
+        runtime = numba_rt.runtime_version()
+    except (ImportError, RuntimeError, OSError):
+        runtime = "not built"
+    return f"numba-cfunc-compiler {__version__} (numba {installed('numba')}, llvmlite {installed('llvmlite')}, runtime {runtime})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: like argparse's, but the text is only computed when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def _prog() -> str:
+    """``numba-cfunc-compiler`` when run as the console script, else ``python -m numba_cfunc_compiler``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name.endswith(".py") or name in ("", "-c"):
+        return "python -m numba_cfunc_compiler"
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m numba_cfunc_compiler",
+        prog=_prog(),
         description="Compile Python node functions into native, C-callable entry points.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the versions of this package, Numba, llvmlite and the C runtime, and exit")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="compile a few example nodes, run them and print the results")
+    commands.add_parser("demo", help="compile a few example nodes, run them and print the results",
+                        description="Compile a few example nodes, run them and print the results.")
     inspect = commands.add_parser(
         "inspect",
         help="compile a node with the reference host and print its source, ABI and IR statistics",
@@ -41,8 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("constants", nargs="*", metavar="name=value", help="constant parameters (Python literals)")
     inspect.add_argument("--ir", action="store_true", help="also print the final LLVM IR")
     inspect.add_argument("--asm", action="store_true", help="also print the assembly for this CPU")
-    cache = commands.add_parser("cache", help="show or clear the persistent compile cache (NCC_CACHE_DIR)")
-    cache.add_argument("action", choices=("info", "clear"))
+    cache = commands.add_parser(
+        "cache",
+        help="show or clear the persistent compile cache (NCC_CACHE_DIR)",
+        description="Show where the persistent compile cache is and how big it is (info), or empty it "
+        "(clear). NCC_CACHE_DIR moves it (off disables it).",
+    )
+    cache.add_argument("action", choices=("info", "clear"), help="info: its directory, entries and size; clear: remove every entry")
     build = commands.add_parser(
         "build",
         help="compile the nodes of a registry file into a shared library, a manifest and a C header",
@@ -51,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     build.add_argument("registry", help="the registry file (TOML)")
     build.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write the library")
-    build.add_argument("--name", help="the library's name (default: the registry's `name`, else its file name)")
+    build.add_argument("--name", help="the library's name (default: the name key of the registry, else its file name)")
     build.add_argument("--cpu", choices=("generic", "host"), help="code for any CPU of this architecture "
                        "(generic, the default) or for this machine's CPU only (host)")
     build.add_argument("--keep-going", action="store_true", help="build the other entries when one fails")

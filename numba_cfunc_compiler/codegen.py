@@ -6,6 +6,9 @@ generated function (`lower_with_numba`: a slimmer pipeline, no wrappers, no mach
 passes (`post_compilation`) make the final module; `targets.jit` generates machine code once and
 maps it. The persistent cache (`targets.cache`) stores the final IR, its imports and the object
 code under `cache_key`, so a hit in another process skips Numba and LLVM both.
+
+``NCC_DUMP`` (a comma-separated list of ``source``, ``ir``, ``asm``, or ``all``) prints on stderr
+what each node compiles to, as it is compiled or read from the persistent cache (`dump_stages`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import os
 import re
 import struct
+import sys
 from typing import Any
 
 import llvmlite.binding as llvm
@@ -41,7 +45,17 @@ from .utils.checks import CHECK_PATTERN
 from .utils.suggest import did_you_mean
 from .variable_factory import RESERVED_PREFIX, VariableFactory
 
-__all__ = ["CompileUnit", "Code", "code_for", "compile_code", "lower_with_numba", "compile_cache", "cache_key"]
+__all__ = [
+    "DUMP_STAGES",
+    "Code",
+    "CompileUnit",
+    "cache_key",
+    "code_for",
+    "compile_cache",
+    "compile_code",
+    "dump_stages",
+    "lower_with_numba",
+]
 
 log = logging.getLogger("numba_cfunc_compiler.cache")
 
@@ -87,18 +101,22 @@ def code_for(unit: CompileUnit, memo: dict[str, Code]) -> tuple[Code, int]:
 
 def _cached_or_compiled(unit: CompileUnit) -> tuple[Code, int]:
     """A cache entry that does not decode or load is rebuilt."""
+    dump = os.environ.get("NCC_DUMP", "")  # read once per compile
+    dump_stages(unit, dump)  # the source first: a compile that fails still shows it
     cache = compile_cache()
     ckey = cache_key(unit.key)
     payload = cache.get(ckey) if cache is not None else None
     if payload is not None:
         try:
             code = _unpack(payload)
+            dump_stages(unit, dump, code, cached=True)
             return code, process_jit().load(unit.native_name, code.object_code, code.imports)
         except UnresolvedSymbolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a valid checksum over unusable contents: rebuild
             log.debug("cache entry %s for %s is unusable (%s); recompiling", ckey, unit.native_name, exc)
     code = compile_code(unit)
+    dump_stages(unit, dump, code)
     address = process_jit().load(unit.native_name, code.object_code, code.imports)
     if cache is not None:
         cache.put(ckey, _pack(code))
@@ -130,6 +148,45 @@ def compile_code(unit: CompileUnit) -> Code:
         )
     with internal_errors("machine code generation", user):
         return Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final))
+
+
+# -- NCC_DUMP ---------------------------------------------------------------------------------
+#: The stages ``NCC_DUMP`` can name, in the order they are printed (``all`` names every one).
+DUMP_STAGES = ("source", "ir", "asm")
+
+
+def dump_stages(unit: CompileUnit, setting: str, code: Code | None = None, *, cached: bool = False) -> None:
+    """Print on stderr the stages that ``setting`` (the value of ``NCC_DUMP``) names, each under a
+    header line naming the node: its transformed source when ``code`` is None (before lowering),
+    else the final LLVM IR and the assembly for this process's JIT (generated from the IR, so a
+    persistent-cache hit shows it too). Unknown names are ignored with a one-line notice."""
+    names = {name.strip().lower() for name in setting.split(",")} - {""}
+    if not names:
+        return
+    if "all" in names:
+        names = (names - {"all"}) | set(DUMP_STAGES)
+    unknown = sorted(names - set(DUMP_STAGES))
+    blocks = []
+    if unknown and code is None:
+        blocks.append(f"NCC_DUMP: ignoring {', '.join(unknown)} (expected a comma-separated list of "
+                      f"{', '.join(DUMP_STAGES)}, or all)\n")
+    origin = ", from the persistent compile cache" if cached else ""
+    for stage in ("source",) if code is None else ("ir", "asm"):
+        if stage not in names:
+            continue
+        detail = origin
+        if stage == "source":
+            text = ast.unparse(unit.module)
+        elif stage == "ir":
+            text = code.llvm_ir
+        else:
+            machine = host_target_machine(jit=True)
+            text = machine.emit_assembly(llvm.parse_assembly(code.llvm_ir))
+            detail = f", for {machine.triple} {llvm.get_host_cpu_name()}{origin}"
+        header = f"=== NCC_DUMP {stage}: {unit.info.user.qualname} ({unit.native_name}{detail}) ==="
+        blocks.append(f"{header}\n{text.rstrip()}\n")
+    sys.stderr.write("".join(blocks))  # one write per call: compiles on other threads do not split it
+    sys.stderr.flush()
 
 
 # -- the persistent cache ---------------------------------------------------------------------
