@@ -18,7 +18,7 @@ import pytest
 from numba.core.dispatcher import Dispatcher
 
 from numba_cfunc_compiler import CompilationError, NumbaDict, NumbaList, State, create_new_dict, create_new_list
-from numba_cfunc_compiler.host import NodeRunner, NodeRuntimeError, Signal, compile_node, ticked
+from numba_cfunc_compiler.host import NodeRunner, NodeRuntimeError, Signal, compile_node
 from tests.conftest import rejected
 
 

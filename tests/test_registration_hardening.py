@@ -14,7 +14,7 @@ from numba.core import types
 from numba_cfunc_compiler import CompilationError, InternalCompilerError
 from numba_cfunc_compiler.compilation_context import CompilationContext
 from numba_cfunc_compiler.function_analyzer import FunctionAnalyzer, InputTypeHandler, OutputTypeHandler
-from numba_cfunc_compiler.models import OutputAnalysis, ParameterInfo, VariableType
+from numba_cfunc_compiler.models import VariableType
 from numba_cfunc_compiler.source_registry import CfuncParam, SourceCategory, SourceInitFilter, SourceRegistry
 from numba_cfunc_compiler.type_factory import TypeFactory
 from numba_cfunc_compiler.variable_factory import VariableSource

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..function_analyzer import UserFunction
     from ..numba_core import CompilationOptions, CompilationResult
 
-__all__ = ["compile_node", "NodeRunner", "NodeRuntimeError", "DEFAULT_OPTIONS"]
+__all__ = ["compile_node", "NodeRunner", "NodeRuntimeError", "DEFAULT_OPTIONS"]  # noqa: F822 - DEFAULT_OPTIONS is a lazy attribute (__getattr__)
 
 
 @functools.lru_cache(maxsize=None)
