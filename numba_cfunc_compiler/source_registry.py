@@ -15,7 +15,7 @@ from typing import Any
 from numba.core import types
 
 from .compilation_context import CompilationContext
-from .utils.introspection import check_arity, describe_origin
+from .utils.introspection import LazyOrigin, check_arity
 from .utils.type_names import canonical_type_name, is_c_abi_type, parse_numba_type
 
 __all__ = ["CfuncParam", "SourceCategory", "SourceInitFilter", "SourceRegistry", "parse_numba_type"]
@@ -150,7 +150,7 @@ class SourceRegistry:
                 raise ValueError(
                     f"source category {category.id!r} has order {category.order}, already used by {other.id!r}"
                 )
-        where = f"source category {category.id!r} ({describe_origin(category)})"
+        where = LazyOrigin(category, f"source category {category.id!r} ({{}})")  # formatted only on failure
         for hook, shape in CATEGORY_HOOKS.items():
             check_arity(getattr(category, hook, None), shape.count(",") + 1, f"source category {category.id!r} method", shape)
         try:

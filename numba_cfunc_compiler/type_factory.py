@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from .compilation_context import CompilationContext
 from .models import VariableType
-from .utils.introspection import check_arity, describe_origin
+from .utils.introspection import LazyOrigin, check_arity
 from .utils.type_names import is_numba_type_name
 
 __all__ = ["TypeFactory", "CLASS_HOOKS", "INSTANCE_HOOKS"]
@@ -54,7 +54,7 @@ def _check_type_class(type_cls: type[VariableType]) -> None:
       it names a type of ``numba.core.types`` (what the generated code casts cells to). A name
       that depends on the instance is checked when the type is first used.
     """
-    where = describe_origin(type_cls)
+    where = LazyOrigin(type_cls)  # formatted only when a check fails
     if type_cls.get_numba_type_name is VariableType.get_numba_type_name:
         raise TypeError(f"{where} must implement get_numba_type_name()")
     for name, shape in CLASS_HOOKS.items():

@@ -38,16 +38,46 @@ def describe_origin(obj: Any) -> str:
     return f"{name} (module {module}{', ' + place if place else ''})"
 
 
+class LazyOrigin:
+    """`describe_origin` of an object, computed only when formatted into a message (it reads the
+    source file, which registration-time checks should not pay for when nothing is wrong)."""
+
+    def __init__(self, obj: Any, template: str = "{}") -> None:
+        self.obj = obj
+        self.template = template
+
+    def __str__(self) -> str:
+        return self.template.format(describe_origin(self.obj))
+
+
 def check_arity(fn: Any, nargs: int, what: str, shape: str | None = None) -> None:
     """Raise TypeError now, at registration, unless ``fn`` can be called with ``nargs`` positional
     arguments (``shape`` names them in the message, which also says where ``fn`` is defined).
     Builtins without a signature pass."""
     if not callable(fn):
         raise TypeError(f"{what} must be callable, got {fn!r}")
+    func, bound = (fn.__func__, True) if inspect.ismethod(fn) else (fn, False)
+    try:
+        ok = _accepts(func, bound, nargs) if inspect.isfunction(func) else _binds(fn, nargs)
+    except TypeError:  # unhashable callable: check it directly
+        ok = _binds(fn, nargs)
+    if not ok:
+        expected = shape or f"{nargs} positional arguments"
+        raise TypeError(f"{what} {describe_origin(fn)} must accept {expected}")
+
+
+def _binds(fn: Any, nargs: int) -> bool:
     try:
         inspect.signature(fn).bind(*range(nargs))
     except TypeError:
-        expected = shape or f"{nargs} positional arguments"
-        raise TypeError(f"{what} {describe_origin(fn)} must accept {expected}") from None
-    except ValueError:
+        return False
+    except ValueError:  # no signature (some builtins): accepted
         pass
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _accepts(func: Any, bound: bool, nargs: int) -> bool:
+    """`_binds` for a plain function (``bound``: called as a method, its first parameter taken),
+    remembered: the same hooks are checked each time a context registers them."""
+    return _binds(func, nargs + 1 if bound else nargs)
