@@ -31,6 +31,7 @@ from typing import Any, Iterable
 
 import numba_rt
 from numba_rt import abi
+from numba_rt.toolchain import find_c_compiler
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -290,19 +291,10 @@ def render_header(manifest: dict[str, Any]) -> str:
 
 
 def _c_compiler() -> list[str]:
-    cc = os.environ.get("CC", "").strip()
-    if cc:
-        command = shlex.split(cc)
-        if shutil.which(command[0]) is None:
-            raise LibraryError(f"the C compiler CC={cc!r} is not on PATH")
-        return command
-    for candidate in ("cc", "gcc", "clang"):
-        if shutil.which(candidate):
-            return [candidate]
-    raise LibraryError(
-        "building a shared library needs a C compiler: none of cc, gcc, clang is on PATH "
-        "(install one, or set CC)"
-    )
+    try:
+        return find_c_compiler()
+    except LookupError as exc:
+        raise LibraryError(f"building a shared library needs a C compiler: {exc} (install one, or set CC)") from None
 
 
 def _replace(source: Path, target: Path) -> None:
@@ -326,8 +318,7 @@ def build_library(
     import llvmlite.binding as llvm
 
     from ..artifact import toolchain_fingerprint
-    from ..post_compilation import strip_target_attributes
-    from .link import LinkedModule, artifact_of, link
+    from .link import artifact_of, link
 
     if not isinstance(name, str) or not _NAME.match(name):
         raise LibraryError(f"library name {name!r}: use letters, digits, '_', '.', '+' or '-' (it names lib<name>.so)")
@@ -353,10 +344,7 @@ def build_library(
     render_header({"name": name, "library": "", "runtime": "", "nodes": manifest_nodes})  # C types, before building
 
     linked = link(artifacts.values(), ffi_bitcode=ffi_bitcode)
-    # Function attributes would pin code generation to the CPU of the machine that compiled the IR.
-    module = llvm.parse_assembly(strip_target_attributes(linked.llvm_ir))
-    exports = [f.name for f in module.functions if not f.is_declaration and f.linkage == llvm.Linkage.external]
-    portable = LinkedModule(module, exports)
+    exports = linked.native_names  # the only external definitions of the linked module
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -371,7 +359,7 @@ def build_library(
     with tempfile.TemporaryDirectory(prefix=f"ncc-aot-{name}-", dir=out) as tmp:
         tmp_dir = Path(tmp)
         obj = tmp_dir / f"{name}.o"
-        portable.emit_object(obj, cpu=cpu)
+        linked.emit_object(obj, cpu=cpu)  # portable unless cpu="host": see LinkedModule.emit_object
         if not (files.runtime.exists() and files.runtime.samefile(runtime_src)):
             shutil.copy2(runtime_src, tmp_dir / runtime_src.name)
             _replace(tmp_dir / runtime_src.name, files.runtime)

@@ -24,6 +24,7 @@ from ..post_compilation import (
     internalize_except,
     link_ffi_bitcode,
     optimize,
+    strip_target_attributes,
 )
 from .jit import process_jit
 
@@ -69,15 +70,16 @@ class LinkedModule:
         return self._addresses[native_name]
 
     def emit_object(self, path: str | os.PathLike[str], *, cpu: str = "host") -> str:
-        """Write a position-independent object file for this CPU (``cpu="host"``) or for the
-        architecture's baseline (``cpu="generic"``, runs on any machine of the same architecture).
-        Link it with ``-lnumba_rt`` (and ``-lm``)."""
+        """Write a position-independent object file for this CPU (``cpu="host"``), for the
+        architecture's baseline (``cpu="generic"``, runs on any machine of the same architecture)
+        or for an LLVM CPU name. Link it with ``-lnumba_rt`` (and ``-lm``)."""
         if cpu == "host":
-            target_machine = host_target_machine()
-        else:
+            module, target_machine = self._module, host_target_machine()
+        else:  # function attributes would pin code generation to the CPU that compiled the IR
+            module = llvm.parse_assembly(strip_target_attributes(self.llvm_ir))
             target = llvm.Target.from_default_triple()
             target_machine = target.create_target_machine(cpu=cpu, features="", opt=3, reloc="pic", codemodel="default")
-        data = target_machine.emit_object(self._module)
+        data = target_machine.emit_object(module)
         with open(path, "wb") as f:
             f.write(data)
         return os.fspath(path)
