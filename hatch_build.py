@@ -29,6 +29,7 @@ whose name this file shadows whenever the project root is on ``sys.path`` (``hat
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shlex
 import shutil
@@ -56,22 +57,25 @@ class BuildError(SystemExit):
     backend process prints it and exits with status 1, without a traceback."""
 
 
+def _toolchain() -> Any:
+    """``numba_rt/toolchain.py`` of this source tree, loaded by path: the package is not installed
+    while it builds, and the lookup of the C compiler is defined there once."""
+    path = Path(__file__).resolve().parent / "numba_rt" / "toolchain.py"
+    spec = importlib.util.spec_from_file_location("_ncc_build_toolchain", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def find_c_compiler(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """The C compiler command users expect: ``$CC`` (may carry arguments, e.g. ``ccache gcc``),
-    else the first of ``cc``, ``gcc``, ``clang`` on ``$PATH``. Raises `BuildError` if none."""
-    path = environ.get("PATH", os.defpath)
-    cc = environ.get("CC", "").strip()
-    if cc:
-        command = shlex.split(cc)
-        if shutil.which(command[0], path=path) is None:
-            raise BuildError(
-                f"numba-cfunc-compiler: the C compiler CC={cc!r} is not on PATH: install it, or set CC to one that is"
-            )
-        return command
-    for candidate in ("cc", "gcc", "clang"):
-        if shutil.which(candidate, path=path):
-            return [candidate]
-    raise BuildError(NO_COMPILER)
+    """The C compiler command users expect (`numba_rt.toolchain.find_c_compiler`: ``$CC``, else
+    ``cc``, ``gcc``, ``clang`` on ``$PATH``). Raises `BuildError`, one line saying what to do."""
+    try:
+        return _toolchain().find_c_compiler(environ)
+    except LookupError as exc:
+        if environ.get("CC", "").strip():
+            raise BuildError(f"numba-cfunc-compiler: {exc}: install it, or set CC to one that is") from None
+        raise BuildError(NO_COMPILER) from None
 
 
 def werror_enabled(environ: Mapping[str, str] = os.environ) -> bool:
