@@ -1,8 +1,9 @@
 """`NodeArtifact`: the plain-data description of one compiled node.
 
 Everything a host needs to call, link, cache or ship a node, with no live Python object inside:
-the exported name, the C parameters, the input/output/state slots the categories declare, the final
-LLVM IR, the external symbols that IR needs and the toolchain that produced it. The JSON form is
+the exported name, the C parameters, the input/output/state slots the categories declare, the entry
+adapters exported beside the entry point, the final LLVM IR, the external symbols that IR needs and
+the toolchain that produced it. The JSON form is
 the one SPEC section 7 fixes for AOT manifests, plus ``semantic_key`` and ``llvm_ir``.
 """
 
@@ -14,6 +15,7 @@ import platform
 from dataclasses import dataclass, field
 from typing import Any
 
+from .containers import array_layout
 from .models import StateSlot, ValueSlot, plain_value
 
 __all__ = ["NodeArtifact", "Param", "toolchain_fingerprint", "ARTIFACT_FORMAT"]
@@ -45,11 +47,15 @@ class NodeArtifact:
     toolchain: dict[str, str]
     imports: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Entry adapters exported beside the entry point (`numba_cfunc_compiler.entry_adapters`), each
+    #: ``{"name", "symbol", "restype", "params": [{"name", "type"}]}``.
+    adapters: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("params", "inputs", "outputs", "state", "imports"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "extra", plain_value(self.extra))
+        object.__setattr__(self, "adapters", tuple(plain_value(dict(a)) for a in self.adapters))
 
     @property
     def signature(self) -> str:
@@ -68,6 +74,7 @@ class NodeArtifact:
             "state": [_slot(s) for s in self.state],
             "imports": list(self.imports),
             "extra": dict(self.extra),
+            "adapters": [dict(a) for a in self.adapters],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,11 +94,12 @@ class NodeArtifact:
             params=tuple(Param(**p) for p in data["params"]),
             inputs=tuple(ValueSlot(**s) for s in data["inputs"]),
             outputs=tuple(ValueSlot(**s) for s in data["outputs"]),
-            state=tuple(StateSlot(**s) for s in data["state"]),
+            state=tuple(_state_slot(s) for s in data["state"]),
             llvm_ir=data["llvm_ir"],
             toolchain=dict(data["toolchain"]),
             imports=tuple(data.get("imports", ())),
             extra=dict(data.get("extra", {})),
+            adapters=tuple(data.get("adapters", ())),
         )
 
     @classmethod
@@ -99,6 +107,14 @@ class NodeArtifact:
         return cls.from_dict(json.loads(text))
 
     # -- views used by CompilationResult.metadata ---------------------------------------------
+    def adapter(self, name: str) -> dict[str, Any]:
+        """The entry ``name`` of `adapters` (KeyError naming the ones there are)."""
+        for entry in self.adapters:
+            if entry["name"] == name:
+                return entry
+        known = ", ".join(a["name"] for a in self.adapters) or "none"
+        raise KeyError(f"{self.native_name} has no entry adapter {name!r} (it has: {known})")
+
     def metadata(self) -> dict[str, Any]:
         """The metadata entries derived from the slots (``state_values``, ``nrt_state_indices`` ...)."""
         state = self.state
@@ -113,7 +129,29 @@ class NodeArtifact:
 
 
 def _slot(slot: ValueSlot | StateSlot) -> dict[str, Any]:
-    return dict(slot.__dict__)
+    data = dict(slot.__dict__)
+    if isinstance(slot, ValueSlot) and slot.size is None:  # an 8-byte cell: only bytes cells say their size
+        del data["size"]
+    if isinstance(slot, StateSlot) and slot.kind == "array":  # for C hosts; derived from the type
+        data.update(_array_keys(slot))
+    return data
+
+
+def _array_keys(slot: StateSlot) -> dict[str, Any]:
+    """``element`` (the cell type of one element) and ``length`` of an array slot, from its type."""
+    layout = array_layout(slot.type)
+    if layout is None:
+        raise ValueError(f"array state slot {slot.name!r} has type {slot.type!r}, not NumbaArray[T, N]")
+    return {"element": layout[1], "length": layout[2]}
+
+
+def _state_slot(data: dict[str, Any]) -> StateSlot:
+    """A `StateSlot` from its JSON form; keys derived from the type (`_array_keys`) must agree with it."""
+    derived = {k: data[k] for k in ("element", "length") if k in data}
+    slot = StateSlot(**{k: v for k, v in data.items() if k not in derived})
+    if derived and (slot.kind != "array" or derived != _array_keys(slot)):
+        raise ValueError(f"state slot {slot.name!r}: {derived} does not match its type {slot.type!r}")
+    return slot
 
 
 @functools.lru_cache(maxsize=None)

@@ -211,6 +211,11 @@ def inspect_node(target: str, constants: list[str], *, ir: bool = False, asm: bo
     print("state:", file=out)
     for i, slot in enumerate(artifact.state):
         print(f"  [{i}] {slot.name}: {slot.kind}, {slot.cell}, {slot.size} bytes, initial {slot.initial!r}", file=out)
+    if artifact.adapters:  # entry adapters (numba_cfunc_compiler.entry_adapters) registered in the context
+        print("adapters:", file=out)
+        for adapter in artifact.adapters:
+            params = ", ".join(f"{p['name']}: {p['type']}" for p in adapter["params"])
+            print(f"  {adapter['name']}: {adapter['restype']} {adapter['symbol']}({params})", file=out)
     print("ir:", file=out)
     for name, value in ir_statistics(artifact.llvm_ir).items():
         print(f"  {name}: {value}", file=out)

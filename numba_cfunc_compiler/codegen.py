@@ -34,6 +34,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.core.compiler_machinery import PassManager
 
 from .artifact import toolchain_fingerprint
+from .entry_adapters import AdapterNode, RegisteredAdapter
 from .errors import CompilationError, SourceLocation, internal_errors
 from .function_analyzer import NumbaFunctionInfo
 from .numba_ast_converter import GENERATED_FUNCTION_NAME
@@ -66,7 +67,8 @@ class CompileUnit:
 
     ``module`` is the generated module and ``namespace`` its globals; ``params`` the cfunc
     parameters; ``key`` the semantic key and ``native_name`` the exported symbol; ``info`` and
-    ``factory`` map Numba's errors back to the user's names and lines.
+    ``factory`` map Numba's errors back to the user's names and lines; ``adapters`` the entry
+    adapters (`entry_adapters.RegisteredAdapter`) built around the entry point with ``adapter_node``.
     """
 
     module: ast.Module
@@ -77,29 +79,43 @@ class CompileUnit:
     native_name: str
     info: NumbaFunctionInfo
     factory: VariableFactory
+    adapters: tuple[RegisteredAdapter, ...] = ()
+    adapter_node: AdapterNode | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Code:
-    """The compiled code of one semantic key: final IR, the symbols it imports, its object code."""
+    """The compiled code of one semantic key: final IR, the symbols it imports, its object code,
+    and the entry adapters it exports besides the entry point (`NodeArtifact.adapters` entries)."""
 
     llvm_ir: str
     imports: tuple[str, ...]
     object_code: bytes
+    adapters: tuple[dict[str, Any], ...] = ()
+
+    def exports(self, native_name: str) -> list[str]:
+        """The symbols this code exports: the entry point ``native_name``, then its adapters."""
+        return [native_name, *(a["symbol"] for a in self.adapters)]
 
 
-def code_for(unit: CompileUnit, memo: dict[str, Code]) -> tuple[Code, int]:
-    """The code of ``unit`` and its address in the process JIT: from ``memo`` (the context's
-    results), else the persistent cache, else compiled; remembered in ``memo``."""
+def _load(native_name: str, code: Code) -> dict[str, int]:
+    """Map ``code`` into the process JIT (or add a holder): the address of each exported symbol."""
+    return process_jit().load_library(native_name, code.object_code, code.exports(native_name), code.imports)
+
+
+def code_for(unit: CompileUnit, memo: dict[str, Code]) -> tuple[Code, dict[str, int]]:
+    """The code of ``unit`` and the addresses of its exported symbols (the entry point, then its
+    adapters) in the process JIT: from ``memo`` (the context's results), else the persistent cache,
+    else compiled; remembered in ``memo``."""
     code = memo.get(unit.key)
     if code is not None:
-        return code, process_jit().load(unit.native_name, code.object_code, code.imports)
-    code, address = _cached_or_compiled(unit)
+        return code, _load(unit.native_name, code)
+    code, addresses = _cached_or_compiled(unit)
     memo[unit.key] = code
-    return code, address
+    return code, addresses
 
 
-def _cached_or_compiled(unit: CompileUnit) -> tuple[Code, int]:
+def _cached_or_compiled(unit: CompileUnit) -> tuple[Code, dict[str, int]]:
     """A cache entry that does not decode or load is rebuilt."""
     dump = os.environ.get("NCC_DUMP", "")  # read once per compile
     dump_stages(unit, dump)  # the source first: a compile that fails still shows it
@@ -110,17 +126,17 @@ def _cached_or_compiled(unit: CompileUnit) -> tuple[Code, int]:
         try:
             code = _unpack(payload)
             dump_stages(unit, dump, code, cached=True)
-            return code, process_jit().load(unit.native_name, code.object_code, code.imports)
+            return code, _load(unit.native_name, code)
         except UnresolvedSymbolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a valid checksum over unusable contents: rebuild
             log.debug("cache entry %s for %s is unusable (%s); recompiling", ckey, unit.native_name, exc)
     code = compile_code(unit)
     dump_stages(unit, dump, code)
-    address = process_jit().load(unit.native_name, code.object_code, code.imports)
+    addresses = _load(unit.native_name, code)
     if cache is not None:
         cache.put(ckey, _pack(code))
-    return code, address
+    return code, addresses
 
 
 def compile_code(unit: CompileUnit) -> Code:
@@ -137,6 +153,8 @@ def compile_code(unit: CompileUnit) -> Code:
             force_inline_entry=unit.options.force_inline,
             target_machine=host_target_machine(),
             pure_functions=unit.info.pure_functions,
+            adapters=unit.adapters,
+            adapter_node=unit.adapter_node,
         )
     leftovers = forbidden_declarations(final)
     if leftovers:
@@ -146,8 +164,9 @@ def compile_code(unit: CompileUnit) -> Code:
             stage="IR passes",
             hint="something in the function needs Python objects; use numbers and registered types only",
         )
+    adapters = tuple(spec.describe(unit.native_name) for spec in unit.adapters)
     with internal_errors("machine code generation", user):
-        return Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final))
+        return Code(str(final), tuple(external_symbols(final)), process_jit().emit_object(final), adapters)
 
 
 # -- NCC_DUMP ---------------------------------------------------------------------------------
@@ -216,14 +235,14 @@ def cache_key(semantic_key: str) -> str:
 
 
 def _pack(code: Code) -> bytes:
-    head = json.dumps({"llvm_ir": code.llvm_ir, "imports": list(code.imports)}).encode()
+    head = json.dumps({"llvm_ir": code.llvm_ir, "imports": list(code.imports), "adapters": list(code.adapters)}).encode()
     return struct.pack("<Q", len(head)) + head + code.object_code
 
 
 def _unpack(payload: bytes) -> Code:
     (size,) = struct.unpack_from("<Q", payload)
     head = json.loads(payload[8 : 8 + size])
-    return Code(head["llvm_ir"], tuple(head["imports"]), payload[8 + size :])
+    return Code(head["llvm_ir"], tuple(head["imports"]), payload[8 + size :], tuple(head.get("adapters", ())))
 
 
 # -- Numba ------------------------------------------------------------------------------------

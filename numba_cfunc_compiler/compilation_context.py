@@ -95,6 +95,8 @@ class CompilationContext:
       signal_processors -- `NumbaFunctionInfo.register_signal_processor`
       helpers           -- dict reserved name (``_ncc_<name>``) -> object that generated code reaches
                            (`helpers.register_helper`); put in every generated module's globals
+      entry_adapters    -- dict name -> registered `EntryAdapter` (`entry_adapters.register_entry_adapter`),
+                           in registration order: extra exported functions around every entry point
       extensions        -- dict for extension-owned registries (for example FFI declarations)
       results           -- semantic key -> compiled code (IR and object code), so an identical
                            function compiles once per process even with the persistent cache off
@@ -111,6 +113,7 @@ class CompilationContext:
         self.attr_lowerers: OrderedRegistry[Callable] = OrderedRegistry()
         self.signal_processors: OrderedRegistry[Callable] = OrderedRegistry()
         self.helpers: dict[str, Any] = {}
+        self.entry_adapters: dict[str, Any] = {}
         self.extensions: dict[str, Any] = {}
         self.results: dict[str, Any] = {}
         self._tokens: list[contextvars.Token] = []
@@ -158,6 +161,7 @@ class CompilationContext:
             setattr(new, name, getattr(self, name).copy())
         new.source_categories = dict(self.source_categories)
         new.helpers = dict(self.helpers)
+        new.entry_adapters = dict(self.entry_adapters)
         new.ast_handlers = {key: registry.copy() for key, registry in self.ast_handlers.items()}
         new.extensions = {key: copy.copy(value) for key, value in self.extensions.items()}
         new.results = self.results

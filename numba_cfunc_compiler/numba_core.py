@@ -16,6 +16,7 @@ from numba.core.typing.ctypes_utils import to_ctypes
 from .artifact import NodeArtifact, Param, toolchain_fingerprint
 from .codegen import CompileUnit, cache_key, code_for, compile_cache
 from .compilation_context import CompilationContext
+from .entry_adapters import AdapterNode, applicable_adapters
 from .errors import internal_errors
 from .function_analyzer import FunctionAnalyzer, NumbaFunctionInfo, UserFunction
 from .numba_ast_converter import NumbaASTConverter
@@ -106,6 +107,8 @@ class CompilationResult:
     qualname: str
     options: CompilationOptions
     artifact: NodeArtifact
+    #: entry adapter name -> address of its exported function in this process (`adapter_address`).
+    adapter_addresses: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         metadata = self.__dict__.get("metadata", {})
@@ -116,6 +119,15 @@ class CompilationResult:
     @property
     def address(self) -> int:
         return self.compiled_func.address
+
+    def adapter_address(self, name: str) -> int:
+        """The C function pointer of the entry adapter ``name`` (`numba_cfunc_compiler.entry_adapters`)
+        in this process: same code, same lifetime as the entry point (released with it)."""
+        address = self.adapter_addresses.get(name)
+        if address is None:
+            known = ", ".join(self.adapter_addresses) or "none"
+            raise KeyError(f"{self.native_name} ({self.qualname}) has no entry adapter {name!r} (it has: {known})")
+        return address
 
 
 def create_compiled_func(
@@ -149,52 +161,77 @@ def create_compiled_func(
         module = NumbaASTConverter(info, factory, categories, start_body, stop_body, options=options).convert()
         params = [p for c in categories for p in c.cfunc_params]
         source = ast.unparse(module)
+    slots, adapters, node = None, (), None
+    if ctx.entry_adapters:  # which apply depends on the node's slots, and enters the key
+        with internal_errors("entry adapters", user):
+            slots = _slots(info, categories)
+            node = AdapterNode("", user.qualname, tuple(params), *slots)
+            adapters = applicable_adapters(node)
     with internal_errors("semantic key", user):
         namespace = {**info.globals, **ctx.helpers, **factory.helpers}
         sig_text = "void(" + ", ".join(f"{p.name}: {p.type}" for p in params) + ")"
-        key = semantic_key(source, sig_text, options, namespace, module)
+        key = semantic_key(source, sig_text, options, namespace, module, adapters=adapters)
 
     known = key in ctx.results
     with internal_errors("code generation", user, passthrough=(UnresolvedSymbolError,)):
-        unit = CompileUnit(module, namespace, params, options, key, NATIVE_PREFIX + key, info, factory)
+        native_name = NATIVE_PREFIX + key
+        adapter_node = dataclasses.replace(node, native_name=native_name) if adapters else None
+        unit = CompileUnit(module, namespace, params, options, key, native_name, info, factory, adapters, adapter_node)
         ctx.ensure_nrt_loaded()  # Numba compiles @njit helpers against the runtime's symbols
-        code, address = code_for(unit, ctx.results)
+        code, addresses = code_for(unit, ctx.results)
     try:
         with internal_errors("result", user):
-            return _result(unit, code, address, categories, source, sig_text)
+            return _result(unit, code, addresses, categories, source, sig_text, slots)
     except BaseException:
         if not known:  # a failed compile leaves the context as it found it
             ctx.results.pop(key, None)
         raise
 
 
+def _slots(info: NumbaFunctionInfo, categories: list[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+    """The input, output and state slots the categories declare, in index order."""
+    return (
+        tuple(s for c in categories for s in c.input_slots(info)),
+        tuple(s for c in categories for s in c.output_slots(info)),
+        tuple(s for c in categories for s in c.state_slots(info)),
+    )
+
+
 def _result(
-    unit: CompileUnit, code: Any, address: int, categories: list[Any], source: str, sig_text: str
+    unit: CompileUnit,
+    code: Any,
+    addresses: dict[str, int],
+    categories: list[Any],
+    source: str,
+    sig_text: str,
+    slots: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None = None,
 ) -> CompilationResult:
     """The `NodeArtifact` and `CompilationResult` of a compiled unit (categories add metadata)."""
     info, params, key, options = unit.info, unit.params, unit.key, unit.options
     user = info.user
     native_name = unit.native_name
+    inputs, outputs, state = slots if slots is not None else _slots(info, categories)
 
     artifact = NodeArtifact(
         native_name=native_name,
         semantic_key=key,
         qualname=user.qualname,
         params=tuple(Param(p.name, p.type) for p in params),
-        inputs=tuple(s for c in categories for s in c.input_slots(info)),
-        outputs=tuple(s for c in categories for s in c.output_slots(info)),
-        state=tuple(s for c in categories for s in c.state_slots(info)),
+        inputs=inputs,
+        outputs=outputs,
+        state=state,
         llvm_ir=code.llvm_ir,
         toolchain=toolchain_fingerprint(),
         imports=code.imports,
         extra={k: v for c in categories for k, v in c.artifact_entries(info).items()},
+        adapters=code.adapters,
     )
     metadata = artifact.metadata()
     for category in categories:
         metadata.update(category.get_result_metadata(info))
     output_analysis = info.output_analysis
     return CompilationResult(
-        compiled_func=NativeEntryPoint(native_name, address, params, code.llvm_ir),
+        compiled_func=NativeEntryPoint(native_name, addresses[native_name], params, code.llvm_ir),
         native_name=native_name,
         semantic_key=key,
         llvm_ir=code.llvm_ir,
@@ -207,6 +244,7 @@ def _result(
         qualname=user.qualname,
         options=options,
         artifact=artifact,
+        adapter_addresses={a["name"]: addresses[a["symbol"]] for a in code.adapters},
     )
 
 

@@ -2,7 +2,8 @@
 
 Each pass is a small function over a parsed llvmlite module. Together they turn the module of a
 ``@cfunc`` into the final form: one exported definition ``_gc_numba_<key>`` (our own wrapper, which
-sends a failure status of the Numba function to the runtime's error record instead of Python),
+sends a failure status of the Numba function to the runtime's error record instead of Python) plus
+the entry adapters registered for the node (``_gc_numba_<key>__<name>``, `link_entry_adapters`),
 everything else internal, dead code and unused declarations (Numba's Python-facing wrapper and its
 ``Py*``/``numba_gil_*`` declarations) removed.
 """
@@ -16,6 +17,8 @@ from typing import Iterable
 import llvmlite.binding as llvm
 from numba_rt import abi
 
+from .entry_adapters import AdapterNode, RegisteredAdapter, adapter_ir, adapter_symbol
+from .errors import InternalCompilerError
 from .targets.jit import host_target_machine
 from .utils.intrinsics import ENTRY_NAME_SYMBOL
 
@@ -23,6 +26,7 @@ __all__ = [
     "ERROR_SET_SYMBOL",
     "FORBIDDEN_SYMBOL_PREFIXES",
     "add_entry_point",
+    "link_entry_adapters",
     "bind_entry_name",
     "mark_pure",
     "link_ffi_bitcode",
@@ -104,12 +108,41 @@ def bind_entry_name(ir: str, native_name: str) -> str:
     return _ENTRY_DECLARATION.sub(lambda _: definition, ir)
 
 
-def force_inline(module: llvm.ModuleRef, keep: str) -> None:
+def link_entry_adapters(
+    module: llvm.ModuleRef, native_name: str, adapters: Iterable[RegisteredAdapter], node: AdapterNode | None
+) -> list[str]:
+    """Build each entry adapter around ``native_name`` (defined in ``module``) and link it into
+    ``module``; returns their symbols. An adapter whose IR does not parse or verify is an
+    `InternalCompilerError` naming it (the module is then unusable: the caller drops it)."""
+    adapters = list(adapters)
+    if not adapters:
+        return []
+    entry_types = [str(a.type) for a in module.get_function(native_name).arguments]
+    symbols = []
+    for spec in adapters:
+        text = adapter_ir(spec, node, entry_types, triple=module.triple, data_layout=module.data_layout)
+        try:
+            adapter = llvm.parse_assembly(text)
+            adapter.verify()
+        except RuntimeError as exc:
+            raise InternalCompilerError(
+                f"entry adapter {spec.name!r} ({type(spec.adapter).__module__}.{type(spec.adapter).__qualname__}) "
+                f"built invalid LLVM IR: {str(exc).strip()}",
+                stage="entry adapters",
+                extension=spec.label,
+            ) from exc
+        module.link_in(adapter)
+        symbols.append(adapter_symbol(native_name, spec.name))
+    return symbols
+
+
+def force_inline(module: llvm.ModuleRef, keep: str | Iterable[str]) -> None:
     """Let the optimiser merge everything the entry point ``keep`` calls (Numba's function, ``@njit``
     helpers, container operations) into it: every other definition becomes ``alwaysinline``
-    (LLVM leaves recursive ones alone)."""
+    (LLVM leaves recursive ones alone). ``keep`` may name several exported definitions."""
+    keep = {keep} if isinstance(keep, str) else set(keep)
     for fn in module.functions:
-        if not fn.is_declaration and fn.name != keep:
+        if not fn.is_declaration and fn.name not in keep:
             fn.add_function_attribute("alwaysinline")
 
 
@@ -157,13 +190,17 @@ def finalize_module(
     force_inline_entry: bool,
     target_machine: llvm.TargetMachine,
     pure_functions: Iterable[str] = (),
+    adapters: Iterable[RegisteredAdapter] = (),
+    adapter_node: AdapterNode | None = None,
 ) -> llvm.ModuleRef:
-    """Numba's module text -> the verified final module (see the module docstring)."""
+    """Numba's module text -> the verified final module (see the module docstring). ``adapters``
+    are built around the entry point with ``adapter_node`` and linked in before optimisation."""
     module = llvm.parse_assembly(mark_pure(bind_entry_name(ir, native_name), pure_functions))
     add_entry_point(module, inner_name, native_name, noinline=not force_inline_entry)
+    exported = {native_name, *link_entry_adapters(module, native_name, adapters, adapter_node)}
     if force_inline_entry:
-        force_inline(module, native_name)
-    internalize_except(module, {native_name})
+        force_inline(module, exported)
+    internalize_except(module, exported)
     optimize(module, target_machine)
     module.verify()
     return module

@@ -1,7 +1,7 @@
 """The semantic key: what identifies a compiled function's generated code.
 
-First 16 hex digits of SHA-256 over the generated source, the cfunc signature, the compile options
-and a description of every global the code refers to. Everything hashed is text built
+First 16 hex digits of SHA-256 over the generated source, the cfunc signature, the compile options,
+a description of every global the code refers to and of every entry adapter built around it. Everything hashed is text built
 deterministically, so the key is the same in every process, on every machine, whatever
 ``PYTHONHASHSEED``; it changes when any constant, option, registration or helper that alters the
 generated code changes.
@@ -14,10 +14,11 @@ import dataclasses
 import enum
 import hashlib
 import types as pytypes
-from typing import Any
+from typing import Any, Sequence
 
 from numba.core import types as numba_types
 
+from .entry_adapters import EntryAdapter
 from .utils.introspection import cell_has_value
 
 __all__ = ["semantic_key"]
@@ -25,15 +26,39 @@ __all__ = ["semantic_key"]
 _KEY_VERSION = "ncc-semantic-key-v1"
 
 
-def semantic_key(source: str, signature: str, options: Any, namespace: dict[str, Any], tree: ast.AST | None = None) -> str:
+def semantic_key(
+    source: str,
+    signature: str,
+    options: Any,
+    namespace: dict[str, Any],
+    tree: ast.AST | None = None,
+    *,
+    adapters: Sequence[Any] = (),
+) -> str:
     """First 16 hex digits of SHA-256 over the generated code, signature, options and a digest of
     every global the code refers to (``@njit`` helpers by their code). Process-independent.
-    ``tree`` is the module ``source`` was unparsed from, if the caller has it (saves a parse)."""
+    ``tree`` is the module ``source`` was unparsed from, if the caller has it (saves a parse).
+    ``adapters`` (`entry_adapters.RegisteredAdapter`s) add their signature, ``key()`` and the code
+    of their class's methods; without adapters the key is what it always was."""
     names = {n.id for n in ast.walk(tree if tree is not None else ast.parse(source)) if isinstance(n, ast.Name)}
     referenced = sorted(names & namespace.keys())
     parts = [_KEY_VERSION, source, signature, options.key_text()]
     parts += [f"{name}={_describe_global(namespace[name])}" for name in referenced]
+    parts += [f"{spec.key_text()}; code {_describe_methods(type(spec.adapter))}" for spec in adapters]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _describe_methods(cls: type) -> str:
+    """The code of the functions an `EntryAdapter` subclass and its bases (not `EntryAdapter`
+    itself) define: what its ``build`` runs."""
+    own = [k for k in cls.__mro__ if k not in EntryAdapter.__mro__]
+    items = []
+    for klass in own:
+        for name, value in sorted(vars(klass).items()):
+            func = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+            if isinstance(func, pytypes.FunctionType):
+                items.append(f"{klass.__qualname__}.{name}={_describe_function(func, frozenset())}")
+    return "[" + ", ".join(items) + "]"
 
 
 def _describe_global(value: Any, seen: frozenset[int] = frozenset()) -> str:

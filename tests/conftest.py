@@ -44,7 +44,10 @@ PARAM_CTYPES = {
     "float64": ctypes.c_double,
 }
 #: ctypes of the value cells, by the cell type names the built-in categories report.
-CELL_CTYPES = {"int64": ctypes.c_int64, "float64": ctypes.c_double, "int8": ctypes.c_int8}
+CELL_CTYPES = {
+    "int64": ctypes.c_int64, "float64": ctypes.c_double, "int8": ctypes.c_int8,
+    "int16": ctypes.c_int16, "int32": ctypes.c_int32,
+}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +102,7 @@ def registry_snapshot(ctx: CompilationContext) -> dict[str, Any]:
         "attr_lowerers": len(ctx.attr_lowerers),
         "signal_processors": len(ctx.signal_processors),
         "helpers": sorted(ctx.helpers),
+        "entry_adapters": sorted(ctx.entry_adapters),
         "extensions": sorted(ctx.extensions),
         "results": sorted(ctx.results),
     }

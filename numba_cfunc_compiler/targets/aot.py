@@ -3,7 +3,7 @@
 `build_library(items, output_dir, name)` links the nodes (`targets.link.link`), emits one
 position-independent object for a portable CPU (``cpu="generic"``, the architecture's baseline) or
 for this one (``cpu="host"``), and links it with the system C compiler into ``lib<name>.so``, which
-exports only the nodes' entry points and needs ``libnumba_rt.so`` (copied next to it; the library's
+exports only the nodes' entry points and their entry adapters and needs ``libnumba_rt.so`` (copied next to it; the library's
 RUNPATH is ``$ORIGIN``) and libm — never libpython. ``<name>.json`` is the manifest (SPEC section 7)
 and ``<name>.h`` the C/C++ header.
 
@@ -15,6 +15,7 @@ the standard library and ``numba_rt`` only; the compiler is imported inside `bui
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -168,6 +169,13 @@ def check_compatible(manifest: dict[str, Any]) -> None:
             f"library {name!r} was built against another runtime ABI ({built_abi}, this numba_rt has "
             f"{runtime_abi_fingerprint()}): rebuild it with this version of numba_cfunc_compiler"
         )
+    for node in manifest["nodes"]:
+        for slot in node.get("state", ()) if isinstance(node, dict) else ():
+            if slot.get("kind") == "array" and not _valid_array_slot(slot):
+                raise LibraryError(
+                    f"library {name!r}: state slot {slot.get('name')!r} of {node.get('qualname')} is an array "
+                    f"whose element, length and size do not agree ({slot}); rebuild the library"
+                )
     if manifest["cpu"] != "generic":
         lacking = _missing_cpu_features(str(toolchain.get("features", "")))
         if lacking:
@@ -175,6 +183,14 @@ def check_compatible(manifest: dict[str, Any]) -> None:
                 f"library {name!r} was built for CPU {toolchain.get('cpu', manifest['cpu'])!r} and uses "
                 f"{', '.join(lacking)}, which this CPU lacks: rebuild it with cpu='generic'"
             )
+
+
+def _valid_array_slot(slot: dict[str, Any]) -> bool:
+    """An ``"array"`` state slot is ``length`` packed ``element`` cells: ``size`` bytes of "bytes" cell."""
+    element, length = slot.get("element"), slot.get("length")
+    if element not in ("int64", "float64", "int8") or type(length) is not int or length < 1:
+        return False
+    return slot.get("cell") == "bytes" and slot.get("size") == length * ctypes.sizeof(abi.cell_ctype(element))
 
 
 def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -227,15 +243,51 @@ def _initial(value: Any) -> str:
     return json.dumps(value)
 
 
+def _bytes(slot: dict[str, Any]) -> str:
+    """``", 32 bytes"`` for a slot pointing at host memory of its own size (a struct), else ``""``."""
+    return f", {slot['size']} bytes" if slot["cell"] == "bytes" else ""
+
+
 def _layout_lines(node: dict[str, Any]) -> list[str]:
     lines = []
     for what, slots in (("inputs", node["inputs"]), ("outputs", node["outputs"])):
         lines.append(f"{what}:" if slots else f"{what}: none")
-        lines += [f"  [{i}] {s['name']}: {s['type']}, {s['cell']} cell" for i, s in enumerate(slots)]
+        lines += [f"  [{i}] {s['name']}: {s['type']}, {s['cell']} cell{_bytes(s)}" for i, s in enumerate(slots)]
     lines.append("state:" if node["state"] else "state: none")
     for i, s in enumerate(node["state"]):
         kind = f"{s['type']}, {s['kind']}" if s.get("type") else s["kind"]
-        lines.append(f"  [{i}] {s['name']}: {kind}, {s['cell']} cell, {s['size']} bytes, initial {_initial(s['initial'])}")
+        size, initial = f"{s['size']} bytes", f"initial {_initial(s['initial'])}"
+        if s["kind"] == "array":  # the elements, packed: docs/arrays.md
+            size += f" ({c_type(s['element'])} {s['name']}[{s['length']}])"
+            if all(_initial(v) in ("0", "0.0", "false") for v in s["initial"]):
+                initial = "initial all 0"
+        lines.append(f"  [{i}] {s['name']}: {kind}, {s['cell']} cell, {size}, {initial}")
+    return lines
+
+
+def _basket_lines(node: dict[str, Any], macro: str) -> list[str]:
+    """The first input slot and the size of each basket of a reference-host node (its artifact's
+    ``extra["baskets"]``, docs/baskets.md): ``<NODE>_BASKET_<NAME>_BASE`` / ``_SIZE``."""
+    lines = []
+    for basket, where in ((node.get("extra") or {}).get("baskets") or {}).items():
+        name = f"{macro}_BASKET_{_macro(basket)}"
+        lines += [f"#define {name}_BASE {where['base']}", f"#define {name}_SIZE {where['size']}"]
+    return lines
+
+
+def _adapter_lines(node: dict[str, Any], macro: str) -> list[str]:
+    """The declarations of a node's entry adapters (`numba_cfunc_compiler.entry_adapters`)."""
+    lines = []
+    for adapter in node.get("adapters", ()):
+        restype = "void" if adapter["restype"] == "void" else c_type(adapter["restype"])
+        params = ", ".join(f"{c_type(p['type'])} {p['name']}" for p in adapter["params"]) or "void"
+        name = f"{macro}_ADAPTER_{_macro(adapter['name'])}"
+        lines += [
+            f"/* entry adapter {adapter['name']!r} of node {node['qualname']} */",
+            f'#define {name}_SYMBOL "{adapter["symbol"]}"',
+            f"typedef {restype} (*{name.lower()}_fn)({params});",
+            f"{restype} {adapter['symbol']}({params});",
+        ]
     return lines
 
 
@@ -249,9 +301,9 @@ def render_header(manifest: dict[str, Any]) -> str:
         " *",
         " * Every node runs as START (lifecycle_phase 1), EXECUTE (0) per event, STOP (2); see",
         " * ncc_runtime.h. Each input, output and state slot is an 8-byte host-owned cell (int64 / double /",
-        " * int8 in the low byte / pointer), except \"bytes\" state: host memory of the slot's size. Give",
-        " * zeroed state; clear output_ticked before each EXECUTE. A faulting call records the fault in",
-        f" * {manifest['runtime']}'s thread-local error record: read it with ncc_error_code() /",
+        " * int8 in the low byte / pointer), except \"bytes\" slots (structs): host memory of the slot's",
+        " * size. Give zeroed state; clear output_ticked before each EXECUTE. A faulting call records the",
+        f" * fault in {manifest['runtime']}'s thread-local error record: read it with ncc_error_code() /",
         " * ncc_error_message() after each call and discard that call's outputs.",
         " */",
         f"#ifndef {guard}",
@@ -280,9 +332,11 @@ def render_header(manifest: dict[str, Any]) -> str:
             f"#define {macro}_N_INPUTS {len(node['inputs'])}",
             f"#define {macro}_N_OUTPUTS {len(node['outputs'])}",
             f"#define {macro}_N_STATE {len(node['state'])}",
+            *_basket_lines(node, macro),
             f"typedef void (*{macro.lower()}_fn)({params});",
             f"void {node['native_name']}({params});",
         ]
+        out += _adapter_lines(node, macro)
     out += ["", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""]
     return "\n".join(out)
 
@@ -344,7 +398,7 @@ def build_library(
     render_header({"name": name, "library": "", "runtime": "", "nodes": manifest_nodes})  # C types, before building
 
     linked = link(artifacts.values(), ffi_bitcode=ffi_bitcode)
-    exports = linked.native_names  # the only external definitions of the linked module
+    exports = linked.exports  # the only external definitions: entry points and entry adapters
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

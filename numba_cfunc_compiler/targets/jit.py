@@ -100,7 +100,9 @@ class ProcessJIT:
         return self.load_library(native_name, object_code, [native_name], imports)[native_name]
 
     def load_library(self, key: str, object_code: bytes, exports: Iterable[str], imports: Iterable[str] = ()) -> dict[str, int]:
-        """Map ``object_code`` under ``key`` and return the addresses of ``exports`` (see `load`)."""
+        """Map ``object_code`` under ``key`` and return the addresses of ``exports`` (see `load`).
+        A node's code is loaded under its native name with its entry adapters among ``exports``,
+        so they share its holders and are released with it."""
         exports = list(exports)
         with self._lock:
             code = self._code.get(key)
@@ -108,8 +110,18 @@ class ProcessJIT:
                 code = self._link(key, object_code, exports, imports)
                 self._code[key] = code
             else:
+                missing = [name for name in exports if name not in code.addresses]
+                if missing:
+                    raise KeyError(f"{key} is loaded without the symbol(s) {', '.join(missing)}")
                 code.holders += 1
             return {name: code.addresses[name] for name in exports}
+
+    def symbol_address(self, key: str, symbol: str) -> int | None:
+        """The address of ``symbol`` exported by the code loaded under ``key`` (an entry adapter
+        of a node, say), or None (does not add a holder)."""
+        with self._lock:
+            code = self._code.get(key)
+            return None if code is None else code.addresses.get(symbol)
 
     def _link(self, key: str, object_code: bytes, exports: list[str], imports: Iterable[str]) -> _Library:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code)

@@ -1,7 +1,8 @@
 """Linking many compiled nodes into one module: `link` -> `LinkedModule`.
 
-Each node's final IR exports only its ``_gc_numba_<key>`` (everything else is internal), so any
-number of them link into one LLVM module without clashes. Optional FFI bitcode is linked in too, so
+Each node's final IR exports only its ``_gc_numba_<key>`` and its entry adapters
+(``_gc_numba_<key>__<name>``; everything else is internal), so any number of them link into one
+LLVM module without clashes. Optional FFI bitcode is linked in too, so
 the optimiser, run once over the whole module, can inline host functions into the nodes. The result
 runs in this process (`LinkedModule.address`, through the process JIT) or is emitted as an object
 file a C host links with ``libnumba_rt`` (`LinkedModule.emit_object`).
@@ -44,14 +45,16 @@ def artifact_of(item: Any) -> NodeArtifact:
 class LinkedModule:
     """Several nodes (and optional FFI bodies) in one optimised LLVM module.
 
-    ``native_names`` are its exported entry points; ``llvm_ir`` its text; `address` maps it into the
+    ``native_names`` are its nodes' entry points and ``exports`` every symbol it exports (the entry
+    points, then the nodes' entry adapters); ``llvm_ir`` its text; `address` maps it into the
     process JIT on first use (it then stays mapped for the life of the process, or until `release`);
     `emit_object` writes a relocatable object for a C host.
     """
 
-    def __init__(self, module: llvm.ModuleRef, native_names: list[str]) -> None:
+    def __init__(self, module: llvm.ModuleRef, native_names: list[str], exports: list[str] | None = None) -> None:
         self._module = module
         self.native_names = list(native_names)
+        self.exports = list(exports) if exports is not None else list(self.native_names)
         self.llvm_ir = str(module)
         self.imports = tuple(external_symbols(module))
         self._key = "linked_" + hashlib.sha256(self.llvm_ir.encode()).hexdigest()[:16]
@@ -62,11 +65,12 @@ class LinkedModule:
         return process_jit().emit_object(self._module)
 
     def address(self, native_name: str) -> int:
-        """The C function pointer of ``native_name`` in this process."""
-        if native_name not in self.native_names:
-            raise KeyError(f"{native_name} is not in this module (it has {', '.join(self.native_names)})")
+        """The C function pointer of ``native_name`` (an entry point or an entry adapter's symbol)
+        in this process."""
+        if native_name not in self.exports:
+            raise KeyError(f"{native_name} is not in this module (it has {', '.join(self.exports)})")
         if self._addresses is None:
-            self._addresses = process_jit().load_library(self._key, self._object_for_jit, self.native_names, self.imports)
+            self._addresses = process_jit().load_library(self._key, self._object_for_jit, self.exports, self.imports)
         return self._addresses[native_name]
 
     def emit_object(self, path: str | os.PathLike[str], *, cpu: str = "host") -> str:
@@ -111,13 +115,14 @@ def link(items: Iterable[Any], *, ffi_bitcode: bytes | None = None) -> LinkedMod
         module.link_in(other)
     if ffi_bitcode is not None:
         module = link_ffi_bitcode(module, ffi_bitcode)
-    internalize_except(module, artifacts)
+    exports = [*artifacts, *(a["symbol"] for artifact in artifacts.values() for a in artifact.adapters)]
+    internalize_except(module, exports)
     optimize(module, target_machine)
     module.verify()
     leftovers = forbidden_declarations(module)
     if leftovers:  # cannot come from our artifacts; FFI bitcode that calls into Python can
         raise ValueError(f"the linked module refers to the Python runtime ({', '.join(leftovers[:5])})")
-    return LinkedModule(module, list(artifacts))
+    return LinkedModule(module, list(artifacts), exports)
 
 
 def release(item: Any) -> bool:
