@@ -31,8 +31,9 @@ __all__ = [
 #: What a slot's memory holds (SPEC section 7): 8-byte cells of these C types, or struct bytes.
 CELL_TYPES = tuple(abi.CELL_TYPES)
 #: What a state slot is: a value, a container the node owns, a read-only container built from a
-#: constant parameter, or struct memory of ``size`` bytes.
-STATE_KINDS = ("scalar", "container", "constant_container", "struct")
+#: constant parameter, struct memory of ``size`` bytes, or a fixed-size array's elements (``size``
+#: bytes; the artifact's JSON adds the element cell type and the length, see docs/arrays.md).
+STATE_KINDS = ("scalar", "container", "constant_container", "struct", "array")
 
 
 def plain_value(value: Any) -> Any:
@@ -85,15 +86,26 @@ def numba_literal(numba_type_name: str, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class ValueSlot:
-    """An input or output cell of a node: its name, the Python type it carries and the cell type."""
+    """An input or output cell of a node: its name, the Python type it carries and the cell type;
+    for a ``bytes`` cell (a struct: the slot points at host memory) the ``size`` of that memory in
+    bytes, None for the 8-byte cells."""
 
     name: str
     type: str
     cell: str
+    size: int | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
             raise ValueError(f"slot {self.name!r}: cell must be one of {CELL_TYPES}, got {self.cell!r}")
+        if self.cell == "bytes" and not (type(self.size) is int and self.size > 0):
+            raise ValueError(f"slot {self.name!r}: a bytes cell needs its size in bytes, got {self.size!r}")
+        if self.cell != "bytes" and self.size is not None:
+            raise ValueError(f"slot {self.name!r}: only a bytes cell has a size (a {self.cell} cell is 8 bytes)")
+
+    def __repr__(self) -> str:  # the size only where there is one
+        size = "" if self.size is None else f", size={self.size}"
+        return f"ValueSlot(name={self.name!r}, type={self.type!r}, cell={self.cell!r}{size})"
 
 
 @dataclass(frozen=True)
@@ -213,6 +225,19 @@ class VariableType:
         """Expression converting ``value`` to what the cell stores."""
         return value
 
+    def memory_view(self, pointer: ast.expr, readonly: bool) -> ast.expr:
+        """For a type held in host memory (`state_size` set): the value code uses for the memory at
+        ``pointer`` (a void-pointer expression; ``readonly`` for inputs). A struct gives a view of
+        it (`defaults.structs`). By default the pointer itself."""
+        return pointer
+
+    def store_statements(self, factory: Any, pointer: ast.expr, value: ast.expr) -> list[ast.stmt]:
+        """Statements writing ``value`` to the host memory at ``pointer`` (a void-pointer expression
+        to this type's cell, or to its `state_size` bytes): how an output is written. By default
+        ``value``, converted (`to_cell`) and checked, into the cell; a struct copies its bytes."""
+        cell = ast.Subscript(value=factory.typed_pointer(pointer, self), slice=ast.Constant(0), ctx=ast.Store())
+        return [ast.Assign(targets=[cell], value=factory.checked(self.to_cell(value), self))]
+
     def state_initial_value(self, value: Any) -> Any:
         """What `result.state_values` reports for this state variable."""
         return value
@@ -250,11 +275,14 @@ class VariableType:
             return "float64"
         if name in ("int8", "uint8", "boolean", "bool_"):
             return "int8"
+        if name in ("int16", "int32"):  # narrow cells (enums of a registered width)
+            return name
         return "int64"
 
     def value_slot(self, name: str) -> ValueSlot:
         """How an input or output of this type appears in a node artifact."""
-        return ValueSlot(name, self.describe(), self.cell_type())
+        cell = self.cell_type()
+        return ValueSlot(name, self.describe(), cell, self.state_size if cell == "bytes" else None)
 
     def state_slot(self, name: str, initial_value: Any) -> StateSlot:
         """How a state variable of this type appears in a node artifact."""

@@ -100,7 +100,7 @@ class NumbaASTConverter(ast.NodeTransformer):
       categories -- the ordered `SourceCategory`s (their cfunc params form the signature)
       locals     -- names the user's code assigns (plain local variables)
       renames    -- user locals renamed because they clash with a cfunc parameter name
-      aliases    -- locals bound to a container (``a = xs``): `AliasSource`s of the container's type
+      aliases    -- locals bound to a container or struct (``a = xs``): `AliasSource`s of its type
       phase      -- which lifecycle phase the code being converted runs in
       globals    -- names visible to the generated code (function globals + call_globals)
       options    -- the `CompilationOptions` of this compile (handlers read ``error_model``)
@@ -224,10 +224,13 @@ class NumbaASTConverter(ast.NodeTransformer):
         self._scan_aliases(code)
 
     def _scan_aliases(self, code: list[ast.stmt]) -> None:
-        """Find the locals bound to a container (``a = xs``, ``b = a``): each becomes an alias, the
-        same pointer, so every container operation works on it and changes the container. A local
-        has one type in compiled code, so an alias may be rebound only to a container of the same
-        type; any other binding of it (a value, a loop, ``+=``, unpacking) is an error."""
+        """Find the locals bound to a container or struct (``a = xs``, ``b = a``, ``q = quote``):
+        each becomes an alias, the same pointer, so every operation works on it and changes the
+        container or struct. A local has one type in compiled code, so an alias may be rebound only
+        to an object of the same type; any other binding of it (a value, a loop, ``+=``,
+        unpacking) is an error. A struct picked by ``a if c else b`` (two structs of one type) is
+        an alias too; a struct any other expression gives (a helper's result) is a plain local
+        holding a struct view."""
         values: dict[int, ast.expr | None] = {}  # id(target Name) -> the value bound to it directly
         for stmt in code:
             for node in ast.walk(stmt):
@@ -255,7 +258,7 @@ class NumbaASTConverter(ast.NodeTransformer):
                 other = self._container_value(value, found)
                 if other is not None and other.type == origin.type:
                     continue
-                bound = _described(other) if other is not None else "a value that is not a container"
+                bound = _described(other) if other is not None else f"a value that is not a {_what(origin)}"
                 raise self.error(
                     f"local {name!r} is an alias of {_described(origin)} (line {first.lineno}); "
                     f"it cannot also be bound to {bound}",
@@ -263,16 +266,25 @@ class NumbaASTConverter(ast.NodeTransformer):
                     hint="use another name: a local has one type in compiled code",
                 )
         for name, (_, origin) in found.items():
-            self.aliases[name] = AliasSource(origin.type, name, self.renames.get(name, name))
+            self.aliases[name] = AliasSource(origin.type, name, self.renames.get(name, name), origin)
 
     def _container_value(self, value: ast.expr | None, found: dict | None = None) -> VariableSource | None:
-        """The container (managed variable or alias) the expression ``value`` names, if any."""
+        """The container or struct (managed variable or alias: an object a local can alias) the
+        expression ``value`` names, if any; for structs also ``a if c else b`` when both name
+        structs of one type (the input one, if either is: it is read-only)."""
+        if isinstance(value, ast.IfExp):
+            body, orelse = self._container_value(value.body, found), self._container_value(value.orelse, found)
+            if body is None or orelse is None or body.type != orelse.type or body.type.state_size is None:
+                return None
+            return orelse if _origin(orelse).kind == "input" else body
         if not isinstance(value, ast.Name):
             return None
         if found is not None and value.id in found:
             return found[value.id][1]
         source = self.variable(value.id)
-        return source if source is not None and source.type is not None and source.type.is_container else None
+        by_reference = source is not None and source.type is not None
+        by_reference = by_reference and (source.type.is_container or source.type.state_size is not None)
+        return source if by_reference else None
 
     # -- helpers for handlers -----------------------------------------------------------------
     def error(self, message: str, node: ast.AST | None, hint: str | None = None) -> CompilationError:
@@ -326,7 +338,7 @@ class NumbaASTConverter(ast.NodeTransformer):
         that has no such attribute; None when the attribute exists (or ``base`` is neither). A
         method call on a managed variable is left to the attribute's own conversion."""
         base = node.value
-        source = self.factory.get(base.id) if isinstance(base, ast.Name) else None
+        source = self.variable(base.id) if isinstance(base, ast.Name) else None
         if source is not None and not called:
             struct_fields = getattr(source.type, "_get_struct_fields", None)  # `StructType`s
             try:
@@ -524,7 +536,8 @@ class NumbaASTConverter(ast.NodeTransformer):
     def visit_Assign(self, node: ast.Assign) -> Any:
         container = self._container_value(node.value)
         if container is not None:
-            return _located([s for t in node.targets for s in self._bind_container(t, container)], node)
+            value = self.visit(node.value) if isinstance(node.value, ast.IfExp) else container.get()
+            return _located([s for t in node.targets for s in self._bind_container(t, container, value)], node)
         for target in node.targets:  # a container cell is never replaced: say so before the value
             source = self.factory.get(target.id) if isinstance(target, ast.Name) else None
             if source is not None and source.type is not None and source.type.is_container:
@@ -544,14 +557,15 @@ class NumbaASTConverter(ast.NodeTransformer):
             stmts += self._assign(target, ast.Name(id=temp, ctx=ast.Load()), node)
         return _located(stmts, node)
 
-    def _bind_container(self, target: ast.expr, container: VariableSource) -> list[ast.stmt]:
-        """``target = xs`` where ``xs`` names a container: only a local may take it (an alias)."""
+    def _bind_container(self, target: ast.expr, container: VariableSource, value: ast.expr) -> list[ast.stmt]:
+        """``target = xs`` where ``xs`` names a container or struct (``value``, converted): only a
+        local may take it (an alias)."""
         alias = self.aliases.get(target.id) if isinstance(target, ast.Name) else None
         if alias is not None:
-            return [ast.Assign(targets=[ast.Name(id=alias.local_name, ctx=ast.Store())], value=container.get())]
+            return [ast.Assign(targets=[ast.Name(id=alias.local_name, ctx=ast.Store())], value=value)]
         source = self.factory.get(target.id) if isinstance(target, ast.Name) else None
         if source is not None and source.type is not None and source.type.is_container:
-            return self._assign(target, container.get(), target)  # "cannot be replaced"
+            return self._assign(target, value, target)  # "cannot be replaced"
         raise self.error(
             f"{_described(container)} can only be bound to a local name",
             target,
@@ -688,9 +702,10 @@ class NumbaASTConverter(ast.NodeTransformer):
         """``(name := value)``: ``name`` is bound (a local, or a State variable stored as by ``=``)
         and the expression is ``value`` itself, as in Python."""
         target = node.target
-        if self._container_value(node.value) is not None:
-            hint = f"write `{target.id} = {node.value.id}` on its own line"
-            raise self.error("a container cannot be bound with the walrus operator", node, hint)
+        bound = self._container_value(node.value)
+        if bound is not None:
+            hint = f"write `{target.id} = {ast.unparse(node.value)}` on its own line"
+            raise self.error(f"a {_what(bound)} cannot be bound with the walrus operator", node, hint)
         temp = self.factory.new_name("walrus")
         value = self.visit(node.value)
         self._pending.append(_located(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value), node))
@@ -746,6 +761,18 @@ _INT64_HINT = "int values are 64-bit (-2**63 .. 2**63 - 1); use a float (e.g. 1e
 
 def _has_walrus(nodes: list[ast.expr]) -> bool:
     return any(isinstance(n, ast.NamedExpr) for node in nodes for n in ast.walk(node))
+
+
+def _origin(source: VariableSource) -> VariableSource:
+    """The managed variable an alias (of an alias ...) was first bound to; ``source`` otherwise."""
+    while getattr(source, "origin", None) is not None:
+        source = source.origin
+    return source
+
+
+def _what(source: VariableSource) -> str:
+    """``container`` or ``struct``: what kind of object an alias holds."""
+    return "struct" if source.type.state_size is not None else "container"
 
 
 def _described(source: VariableSource) -> str:

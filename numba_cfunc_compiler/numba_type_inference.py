@@ -48,7 +48,9 @@ class NumbaTypeInference:
     # -- resolution ---------------------------------------------------------------------------
     def infer(self, node: ast.expr) -> VariableSource | None:
         """The typed source ``node`` denotes, or None when no hook knows it."""
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name):  # a managed variable, or an alias of one (``q = quote``)
+            if self.converter is not None and hasattr(self.converter, "variable"):
+                return self.converter.variable(node.id)
             return self.variable_factory.get(node.id)
         if isinstance(node, ast.Attribute):
             base = self.infer(node.value)

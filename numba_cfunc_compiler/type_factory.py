@@ -27,6 +27,8 @@ INSTANCE_HOOKS: dict[str, str] = {
     "constant_ast": "(value)",
     "from_cell": "(cell)",
     "to_cell": "(value)",
+    "memory_view": "(pointer, readonly)",
+    "store_statements": "(factory, pointer, value)",
     "state_initial_value": "(value)",
     "start_statements": "(source, initial_value)",
     "stop_statements": "(source)",

@@ -87,7 +87,10 @@ class VoidPtrSource(VariableSource):
     def prologue(self, factory: VariableFactory) -> list[ast.stmt]:
         if self.pointer_name is None:
             self.pointer_name = factory.new_name(f"{self.storage_location}{self.array_idx}")
-        value = factory.typed_pointer(self.raw_pointer(), self.type)
+        if self.type.state_size is not None:  # host memory (a struct): the type's view of it
+            value = self.type.memory_view(self.raw_pointer(), readonly=self.kind == "input")
+        else:
+            value = factory.typed_pointer(self.raw_pointer(), self.type)
         return [ast.Assign(targets=[ast.Name(id=self.pointer_name, ctx=ast.Store())], value=value)]
 
     def _pointer(self) -> str:
@@ -96,7 +99,7 @@ class VoidPtrSource(VariableSource):
         return self.pointer_name
 
     def get(self) -> ast.expr:
-        if self.type.state_size is not None:  # structs: the pointer is the value
+        if self.type.state_size is not None:  # structs: the view made in the prologue is the value
             return ast.Name(id=self._pointer(), ctx=ast.Load())
         return self.type.from_cell(_subscript0(self._pointer(), ast.Load()))
 
@@ -141,23 +144,22 @@ class OutputSource(VariableSource):
         self.storage_location = storage_location
         self.ticked_location = ticked_location
 
-    def _cell(self, ctx: ast.expr_context) -> ast.Subscript:
-        raw = ast.Subscript(
+    def _raw(self) -> ast.Subscript:
+        return ast.Subscript(
             value=ast.Name(id=self.storage_location, ctx=ast.Load()), slice=ast.Constant(self.index), ctx=ast.Load()
         )
-        return ast.Subscript(value=self.factory.typed_pointer(raw, self.type), slice=ast.Constant(0), ctx=ctx)
 
     def get(self) -> ast.expr:
-        return self.type.from_cell(self._cell(ast.Load()))
+        if self.type.state_size is not None:  # a struct output: a view of its memory
+            return self.type.memory_view(self._raw(), readonly=False)
+        cell = ast.Subscript(value=self.factory.typed_pointer(self._raw(), self.type), slice=ast.Constant(0), ctx=ast.Load())
+        return self.type.from_cell(cell)
 
     def set(self, value: ast.expr) -> list[ast.stmt]:
         tick = ast.Subscript(
             value=ast.Name(id=self.ticked_location, ctx=ast.Load()), slice=ast.Constant(self.index), ctx=ast.Store()
         )
-        return [
-            ast.Assign(targets=[self._cell(ast.Store())], value=self.factory.checked(self.type.to_cell(value), self.type)),
-            ast.Assign(targets=[tick], value=ast.Constant(1)),
-        ]
+        return [*self.type.store_statements(self.factory, self._raw(), value), ast.Assign(targets=[tick], value=ast.Constant(1))]
 
 
 class LocalVariableSource(VariableSource):
@@ -200,14 +202,18 @@ class LocalConstantSource(VariableSource):
 
 
 class AliasSource(VariableSource):
-    """A local bound to the object a managed variable holds (``a = xs`` for a container: the same
-    pointer, so every operation on ``a`` changes ``xs``). ``local_name`` is the generated local."""
+    """A local bound to the object a managed variable holds (``a = xs`` for a container, ``q =
+    quote`` for a struct: the same pointer, so every change through ``a`` changes ``xs``).
+    ``local_name`` is the generated local; ``origin`` the managed variable it was first bound to."""
 
     kind = "local"
 
-    def __init__(self, type: VariableType, name: str, local_name: str | None = None) -> None:
+    def __init__(
+        self, type: VariableType, name: str, local_name: str | None = None, origin: VariableSource | None = None
+    ) -> None:
         super().__init__(type, name)
         self.local_name = local_name or name
+        self.origin = origin
 
     def get(self) -> ast.expr:
         return ast.Name(id=self.local_name, ctx=ast.Load())

@@ -46,12 +46,12 @@ class OutputsCategory(SourceCategory):
                     stage="analysis",
                     hint="use int, float, bool or a registered type",
                 )
-            if var_type.is_container or var_type.state_size is not None:
+            if var_type.is_container:  # a struct output is host memory of its size (a copy is written)
                 raise CompilationError(
-                    f"output {name!r} cannot be a {var_type.describe()}: outputs are 8-byte values",
+                    f"output {name!r} cannot be a {var_type.describe()}: outputs are values or structs",
                     info.location(info.funcdef.returns),
                     stage="analysis",
-                    hint="keep containers and structs in State[...] and output values read from them",
+                    hint="keep containers in State[...] and output values read from them",
                 )
             info.output_variable_types.append(var_type)
             factory.add_variable(OutputSource(index, var_type, name), category=self.id)
