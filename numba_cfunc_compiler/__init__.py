@@ -5,7 +5,8 @@ Node-facing names live here; the extension API lives in the submodules named in 
 
 from __future__ import annotations
 
-from .containers import NumbaDict, NumbaList, create_new_dict, create_new_list
+from .containers import NumbaArray, NumbaDict, NumbaList, create_new_array, create_new_dict, create_new_list
+from .enum_set import EnumSet
 from .errors import CompilationError, InternalCompilerError
 from .models import State
 
@@ -15,6 +16,9 @@ __all__ = [
     "NumbaDict",
     "create_new_list",
     "create_new_dict",
+    "NumbaArray",
+    "create_new_array",
+    "EnumSet",
     "CompilationError",
     "InternalCompilerError",
     "__version__",

@@ -24,6 +24,8 @@ from typing import Any, Mapping
 import numba_rt
 from numba_rt.abi import CELL_TYPES
 
+from ..enum_set import EnumSet, is_enum_set_class
+from ..containers import array_layout
 from ..utils.suggest import did_you_mean
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "SlotCodec",
     "codec_for",
     "container_kind",
+    "array_values",
     "AotLibrary",
     "open_library",
 ]
@@ -39,7 +42,7 @@ __all__ = [
 CELL_CTYPES = {name: cell.ctype for name, cell in CELL_TYPES.items() if cell.ctype is not None}
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_INT_RANGES = {"int64": (-(2**63), 2**63), "int8": (-(2**7), 2**7)}
+_INT_RANGES = {f"int{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1)) for bits in (8, 16, 32, 64)}
 
 
 class NodeRuntimeError(RuntimeError):
@@ -103,8 +106,10 @@ class SlotCodec:
     ``host_encode``/``host_decode`` do, without them: ``int``, ``float``, ``bool`` and
     ``datetime`` (tz-aware, UTC) / ``timedelta`` (int64 nanoseconds, read to the microsecond).
     ``python_type`` is a class the caller named for ``type``: an enum class (members in, members
-    out) or a ``ctypes.Structure`` subclass (struct state read as a copy of it). Any other type
-    name is the raw cell value: an enum without its class is its int value."""
+    out), an ``EnumSet[E]`` class (any iterable of members in, an ``EnumSet[E]`` out; its cell is
+    the bit mask) or a ``ctypes.Structure`` subclass (struct state read as a copy of it). Any other
+    type name is the raw cell value: an enum without its class is its int value, an EnumSet its
+    mask."""
 
     type: str
     cell: str
@@ -114,6 +119,8 @@ class SlotCodec:
         return self.type or self.cell
 
     def host_encode(self, value: Any) -> Any:
+        if is_enum_set_class(self.python_type):
+            return self.python_type(value).cell_value
         enum_class = self.python_type if _is_enum_class(self.python_type) else None
         if enum_class is not None:
             if isinstance(value, enum_class):
@@ -136,6 +143,8 @@ class SlotCodec:
         return _integer(value, self.cell, members=self.type != "int")
 
     def host_decode(self, raw: Any) -> Any:
+        if is_enum_set_class(self.python_type):
+            return self.python_type.from_mask(raw)
         if _is_enum_class(self.python_type):
             return self.python_type(int(raw))
         if self.type == "datetime":
@@ -158,16 +167,37 @@ def _is_enum_class(value: Any) -> bool:
 def codec_for(slot: Mapping[str, Any], types: Mapping[str, Any] | None = None) -> Any:
     """The codec of a slot (a manifest dict): ``types[slot type]`` when it is a codec itself (has
     ``host_encode`` and ``host_decode``, e.g. a `VariableType`), else a `SlotCodec`, given the class
-    ``types`` names for the slot's type (an enum class or a ``ctypes.Structure`` subclass)."""
-    named = (types or {}).get(slot.get("type", ""))
+    ``types`` names for the slot's type (an enum class or a ``ctypes.Structure`` subclass). An
+    ``EnumSet[E]`` slot takes the enum class named for ``"EnumSet[E]"`` or for ``"E"``."""
+    name = slot.get("type", "")
+    named = (types or {}).get(name)
+    if name.startswith("EnumSet[") and name.endswith("]"):
+        if named is None:
+            named = (types or {}).get(name[len("EnumSet[") : -1])
+        if _is_enum_class(named):
+            named = EnumSet[named]
     if named is not None and not isinstance(named, type) and hasattr(named, "host_encode") and hasattr(named, "host_decode"):
         return named
-    if named is not None and not (_is_enum_class(named) or (isinstance(named, type) and issubclass(named, ctypes.Structure))):
+    if named is not None and not (
+        _is_enum_class(named) or is_enum_set_class(named) or (isinstance(named, type) and issubclass(named, ctypes.Structure))
+    ):
         raise TypeError(
             f"types[{slot['type']!r}] must be an enum class, a ctypes.Structure subclass or an object "
             f"with host_encode/host_decode, got {named!r}"
         )
     return SlotCodec(slot.get("type", ""), slot["cell"], named)
+
+
+def array_values(memory: Any, slot: Mapping[str, Any]) -> list[Any]:
+    """The elements of a ``NumbaArray`` state slot (a manifest dict) held in ``memory`` (a ctypes
+    buffer of the slot's size), decoded as their element type (``int``, ``float``, ``bool``,
+    ``datetime``, ``timedelta``) from the slot's ``element`` cell type, ``length`` and type name."""
+    layout = array_layout(slot.get("type", ""))
+    if layout is None or (layout[1], layout[2]) != (slot["element"], slot["length"]):
+        raise ValueError(f"state slot {slot['name']!r} is not an array slot: {dict(slot)}")
+    codec = SlotCodec(layout[0], slot["element"])
+    raw = (CELL_CTYPES[slot["element"]] * slot["length"]).from_buffer(memory)
+    return [codec.host_decode(value) for value in raw]
 
 
 def container_kind(slot: Mapping[str, Any], codec: Any) -> str | None:

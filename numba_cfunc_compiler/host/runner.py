@@ -17,8 +17,8 @@ from numba_rt.abi import Phase
 
 from ..errors import CompilationError
 from ..utils.suggest import did_you_mean
-from .annotations import SignalType, start, stop
-from .library import Cells, NodeRuntimeError, codec_for, container_kind, open_library
+from .annotations import BasketType, SignalType, start, stop
+from .library import Cells, NodeRuntimeError, array_values, codec_for, container_kind, open_library
 
 if TYPE_CHECKING:
     from ..function_analyzer import UserFunction
@@ -43,7 +43,8 @@ def __getattr__(name: str) -> Any:
 
 
 def _python_type(argument: Any) -> Any:
-    return argument.python_type if isinstance(argument, SignalType) else type(argument)
+    # a Signal[T] input, or a Basket[T, N] (its elements' type)
+    return argument.python_type if isinstance(argument, (SignalType, BasketType)) else type(argument)
 
 
 def _is_lifecycle_block(stmt: ast.stmt, globs: dict[str, Any], marker: Any) -> bool:
@@ -105,7 +106,7 @@ def compile_node(func: Callable, *, options: CompilationOptions | None = None, *
         bound = {
             name: p.annotation
             for name, p in user.signature.parameters.items()
-            if isinstance(p.annotation, SignalType)
+            if isinstance(p.annotation, (SignalType, BasketType))
         }
         bound.update(constants)
         return create_compiled_func(
@@ -116,6 +117,39 @@ def compile_node(func: Callable, *, options: CompilationOptions | None = None, *
             options=options or _default_options(),
             **bound,
         )
+
+
+def _basket_items(qualname: str, name: str, size: int, value: Any) -> list[tuple[int, Any]]:
+    """The (element, value) pairs that ``execute(name=value)`` ticks for a basket of ``size``:
+    ``value`` maps element indices (negative from the end) to values, or is a list/tuple of
+    ``size`` values in which ``None`` leaves that element unticked."""
+    if isinstance(value, Mapping):
+        items = []
+        for k, item in value.items():
+            if isinstance(k, bool) or not isinstance(k, int) or not -size <= k < size:
+                raise TypeError(
+                    f"input {name!r} of {qualname} is a basket of {size}: it has no element {k!r}"
+                    f" (indices 0..{size - 1})"
+                )
+            items.append((k + size if k < 0 else k, item))
+        return items
+    if isinstance(value, (list, tuple)):
+        if len(value) != size:
+            raise TypeError(f"input {name!r} of {qualname} is a basket of {size}: got {len(value)} values")
+        return [(k, item) for k, item in enumerate(value) if item is not None]
+    raise TypeError(
+        f"input {name!r} of {qualname} is a basket of {size}: give {{index: value, ...}} or a list of "
+        f"{size} values, got {type(value).__name__} {value!r}"
+    )
+
+
+def _struct_copy(buffer: Any, codec: Any) -> Any:
+    """A copy of struct memory: the ``ctypes.Structure`` the slot's type is, else ``bytes``."""
+    memory = bytes(buffer)
+    cls = getattr(codec, "python_type", None)
+    if isinstance(cls, type) and issubclass(cls, ctypes.Structure):
+        return cls.from_buffer_copy(memory)
+    return memory
 
 
 #: How NodeRunner feeds each parameter it knows (the reference host's, `numba_rt.abi.HOST_NODE_PARAMS`).
@@ -158,8 +192,10 @@ class NodeRunner:
         built for another architecture or by an incompatible toolchain is refused. Values are
         converted from the slots' type names: ``int``, ``float``, ``bool``, ``datetime``,
         ``timedelta``; an enum is its int value unless ``types`` maps its class name to the class
-        (``types={"Side": Side}``); ``types`` may also name a ``ctypes.Structure`` subclass (struct
-        state reads as a copy of it) or give any object with ``host_encode``/``host_decode``."""
+        (``types={"Side": Side}``), and an ``EnumSet[Side]`` is its bit mask unless the enum class
+        is named the same way (then sets of members in, ``EnumSet[Side]`` values out); ``types``
+        may also name a ``ctypes.Structure`` subclass (struct state reads as a copy of it) or give
+        any object with ``host_encode``/``host_decode``."""
         library = open_library(path)
         node = library.node(native_name)
         runner = cls.__new__(cls)
@@ -194,14 +230,20 @@ class NodeRunner:
         self._named = (abi.get("extra") or {}).get("named_outputs") is not None
         self._struct_inputs: dict[int, Any] = {}  # keeps ctypes structs given as inputs alive
         n_out, n_in = len(self.output_names), len(self.input_names)
-        sizes = {i: s["size"] for i, s in enumerate(slots["state"]) if s["kind"] == "struct"}
-        self._outputs = Cells(n_out)
+        sizes = {i: s["size"] for i, s in enumerate(slots["state"]) if s["cell"] == "bytes"}  # structs, arrays
+        output_sizes = {i: s["size"] for i, s in enumerate(slots["outputs"]) if s["cell"] == "bytes"}  # struct outputs
+        self._outputs = Cells(n_out, output_sizes)
         self._output_ticked = (ctypes.c_int8 * max(n_out, 1))()
         self._state = Cells(len(self.state_names), sizes)
         self._inputs = Cells(n_in)
         self._input_ticked = (ctypes.c_int8 * max(n_in, 1))()
         self._input_valid = (ctypes.c_int8 * max(n_in, 1))()
         self._index = {name: i for i, name in enumerate(self.input_names)}
+        # baskets (docs/baskets.md): name -> (first slot, size); their slots are named "name[k]"
+        baskets = (abi.get("extra") or {}).get("baskets") or {}
+        self._baskets = {name: (b["base"], b["size"]) for name, b in baskets.items()}
+        in_basket = {f"{name}[{k}]": name for name, (_, size) in self._baskets.items() for k in range(size)}
+        self._input_params = list(dict.fromkeys(in_basket.get(n, n) for n in self.input_names))
         feeds = {
             "outputs": self._outputs.pointers,
             "output_ticked": self._output_ticked,
@@ -245,30 +287,16 @@ class NodeRunner:
         ctypes.memset(self._output_ticked, 0, ctypes.sizeof(self._output_ticked))
         ctypes.memset(self._input_ticked, 0, ctypes.sizeof(self._input_ticked))
         for name, value in inputs.items():
+            if name in self._baskets:
+                for k, item in _basket_items(self.qualname, name, self._baskets[name][1], value):
+                    self._feed(f"{name}[{k}]", item)
+                continue
             if name not in self._index:
                 raise TypeError(
-                    f"{self.qualname} has no input {name!r}{did_you_mean(name, self.input_names)} "
-                    f"(inputs: {', '.join(self.input_names) or 'none'})"
+                    f"{self.qualname} has no input {name!r}{did_you_mean(name, self._input_params)} "
+                    f"(inputs: {', '.join(self._input_params) or 'none'})"
                 )
-            i = self._index[name]
-            var_type = self._input_types[i]
-            try:
-                if value is None:
-                    raise TypeError("no value")
-                if self._inputs_abi[i]["cell"] == "bytes":  # a struct: inputs[i] points at its memory
-                    self._inputs.pointers[i] = ctypes.addressof(value)
-                    self._struct_inputs[i] = value
-                else:
-                    self._inputs.write(i, self._inputs_abi[i]["cell"], var_type.host_encode(value))
-            except (TypeError, AttributeError):
-                raise TypeError(
-                    f"input {name!r} of {self.qualname} takes {var_type.describe()}, "
-                    f"got {type(value).__name__} {value!r}"
-                ) from None
-            except (ValueError, OverflowError) as exc:  # the right type, a value it cannot hold
-                raise type(exc)(f"input {name!r} of {self.qualname}: {exc}") from None
-            self._input_ticked[i] = 1
-            self._input_valid[i] = 1
+            self._feed(name, value)
         self._call(Phase.EXECUTE)
         ticked = {
             name: self._read_output(i) for i, name in enumerate(self.output_names) if self._output_ticked[i]
@@ -277,13 +305,41 @@ class NodeRunner:
             return next(iter(ticked.values()), None)
         return ticked
 
+    def _feed(self, name: str, value: Any) -> None:
+        """Write ``value`` into the input slot ``name`` and tick it."""
+        i = self._index[name]
+        var_type = self._input_types[i]
+        try:
+            if value is None:
+                raise TypeError("no value")
+            if self._inputs_abi[i]["cell"] == "bytes":  # a struct: inputs[i] points at its memory
+                cls = getattr(var_type, "python_type", None)
+                if isinstance(cls, type) and issubclass(cls, ctypes.Structure) and not isinstance(value, cls):
+                    raise TypeError("another struct")  # its memory has another layout
+                self._inputs.pointers[i] = ctypes.addressof(value)
+                self._struct_inputs[i] = value
+            else:
+                self._inputs.write(i, self._inputs_abi[i]["cell"], var_type.host_encode(value))
+        except (TypeError, AttributeError):
+            raise TypeError(
+                f"input {name!r} of {self.qualname} takes {var_type.describe()}, "
+                f"got {type(value).__name__} {value!r}"
+            ) from None
+        except (ValueError, OverflowError) as exc:  # the right type, a value it cannot hold
+            raise type(exc)(f"input {name!r} of {self.qualname}: {exc}") from None
+        self._input_ticked[i] = 1
+        self._input_valid[i] = 1
+
     def _read_output(self, index: int) -> Any:
+        if self._outputs_abi[index]["cell"] == "bytes":  # a struct output: a copy of its memory
+            return _struct_copy(self._outputs.buffers[index], self._output_types[index])
         return self._output_types[index].host_decode(self._outputs.read(index, self._outputs_abi[index]["cell"]))
 
     def state(self, name: str) -> Any:
         """The current value of a state variable, for inspection and tests: scalars as Python
         values, a list or dict as a Python copy of its contents (None before START / after STOP),
-        a struct as a copy of its memory (``bytes``, or the ``ctypes.Structure`` the type is)."""
+        a struct as a copy of its memory (``bytes``, or the ``ctypes.Structure`` the type is), a
+        `NumbaArray` as a list of its elements."""
         if name not in self.state_names:
             raise KeyError(
                 f"{self.qualname} has no state variable {name!r}{did_you_mean(name, self.state_names)} "
@@ -292,11 +348,9 @@ class NodeRunner:
         i = self.state_names.index(name)
         slot, var_type = self._state_abi[i], self._state_types[i]
         if slot["kind"] == "struct":
-            memory = bytes(self._state.buffers[i])
-            cls = getattr(var_type, "python_type", None)
-            if isinstance(cls, type) and issubclass(cls, ctypes.Structure):
-                return cls.from_buffer_copy(memory)
-            return memory
+            return _struct_copy(self._state.buffers[i], var_type)
+        if slot["kind"] == "array":
+            return array_values(self._state.buffers[i], slot)
         if slot["kind"] == "scalar":
             return var_type.host_decode(self._state.read(i, slot["cell"]))
         pointer = self._state.read(i, "ptr")
