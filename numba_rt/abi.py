@@ -146,13 +146,16 @@ class CellType(NamedTuple):
     ctype: Any  # ctypes type of the cell's value; None for "bytes"
 
 
-#: Cell types of node artifacts. Value cells are 8 bytes; a bool is an int8 in the low byte.
+#: Cell types of node artifacts. Value cells are 8 bytes; a bool is an int8 in the low byte, and
+#: int16 / int32 cells (enums of a registered width) use the low 2 / 4 bytes.
 CELL_TYPES: types.MappingProxyType[str, CellType] = types.MappingProxyType({
     c.name: c
     for c in (
         CellType("int64", 8, ctypes.c_int64),
         CellType("float64", 8, ctypes.c_double),
         CellType("int8", 8, ctypes.c_int8),
+        CellType("int16", 8, ctypes.c_int16),
+        CellType("int32", 8, ctypes.c_int32),
         CellType("ptr", 8, ctypes.c_void_p),
         CellType("bytes", None, None),
     )

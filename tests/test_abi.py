@@ -279,10 +279,12 @@ def test_type_vocabulary() -> None:
 
 
 def test_cell_types() -> None:
-    assert list(abi.CELL_TYPES) == ["int64", "float64", "int8", "ptr", "bytes"]
+    assert list(abi.CELL_TYPES) == ["int64", "float64", "int8", "int16", "int32", "ptr", "bytes"]
     assert abi.cell_ctype("int64") is ctypes.c_int64
     assert abi.cell_ctype("float64") is ctypes.c_double
     assert abi.cell_ctype("int8") is ctypes.c_int8
+    assert abi.cell_ctype("int16") is ctypes.c_int16
+    assert abi.cell_ctype("int32") is ctypes.c_int32
     assert abi.cell_ctype("ptr") is ctypes.c_void_p
     for cell in abi.CELL_TYPES.values():
         if cell.ctype is not None:
