@@ -13,6 +13,8 @@ Node authors write::
 
     runner = NodeRunner(compile_node(ema, alpha=0.1))
 
+``Basket[T, N]`` is one parameter holding N signals of type T (docs/baskets.md).
+
 Importing this package does not import Numba: the names that need the compiler
 (``register``, ``compile_many``, ...) load it on first access (PEP 562), and ``compile_node`` when
 it is called. ``NodeRunner.from_library`` drives an AOT-built node with Numba never imported.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .annotations import Outputs, Signal, SignalType, output, start, stop, ticked, valid
+from .annotations import Basket, BasketType, Outputs, Signal, SignalType, output, start, stop, ticked, valid
 from .runner import NodeRunner, NodeRuntimeError, compile_node
 
 #: Names loaded on first access (their modules import the compiler).
@@ -51,6 +53,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "Signal",
     "SignalType",
+    "Basket",
+    "BasketType",
     "Outputs",
     "ticked",
     "valid",

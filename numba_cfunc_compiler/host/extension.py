@@ -19,6 +19,8 @@ from ..source_registry import CfuncParam, SourceCategory, SourceInitFilter, Sour
 from ..type_factory import TypeFactory
 from ..variable_factory import VariableFactory, VoidPtrSource
 from .annotations import Outputs, SignalType, output, ticked, valid
+from .baskets import BasketInputHandler, element_type, input_layout, make_source, marker_call, register_basket_handlers
+from .baskets import input_slots as basket_slots
 
 __all__ = ["register", "is_registered", "SIGNAL_CATEGORY", "CtypesStructType"]
 
@@ -67,7 +69,9 @@ class WidenedInputSource(VoidPtrSource):
 
 
 class SignalCategory(SourceCategory):
-    """Inputs: ``inputs[i]`` cells plus ``input_ticked[i]`` and ``input_valid[i]`` flags."""
+    """Inputs: ``inputs[i]`` cells plus ``input_ticked[i]`` and ``input_valid[i]`` flags. Each
+    parameter takes the next slots in declaration order: one for a ``Signal``, ``N`` for a
+    ``Basket[T, N]`` (`baskets.input_layout`)."""
 
     id = SIGNAL_CATEGORY
     order = 0
@@ -79,7 +83,11 @@ class SignalCategory(SourceCategory):
 
     def create_variables(self, info: NumbaFunctionInfo, factory: VariableFactory) -> None:
         params = info.input_analysis.parameters
-        for index, (name, argument) in enumerate(info.input_analysis.get_by_category(self.id).items()):
+        for entry in input_layout(info, self.id):
+            name, argument, index = entry.name, entry.argument, entry.base
+            if entry.size is not None:
+                factory.add_variable(make_source(info, entry, params[name].expected_type), category=self.id)
+                continue
             actual = info.extract_python_type_fn(argument)
             var_type = TypeFactory.get_type(actual)
             if var_type is None:
@@ -95,21 +103,34 @@ class SignalCategory(SourceCategory):
             factory.add_variable(source_cls(array_idx=index, type=var_type, name=name, storage_location="inputs"), category=self.id)
 
     def get_result_metadata(self, info: NumbaFunctionInfo) -> dict[str, Any]:
-        signals = info.input_analysis.get_by_category(self.id)
-        types = [info.extract_python_type_fn(arg) for arg in signals.values()]
+        # one entry per input slot (a basket's elements are named like its slots: "prices[3]")
+        layout = input_layout(info, self.id)
+        names = [slot for entry in layout for slot in entry.slot_names()]
+        types = [info.extract_python_type_fn(entry.argument) for entry in layout for _ in range(entry.width)]
         variable_types = [TypeFactory.get_type(t) for t in types]
         return {
-            "ordered_input_signals": list(signals),
+            "ordered_input_signals": names,
             "input_types": types,
             "input_cell_types": [t.get_numba_type_name() for t in variable_types],
             "input_variable_types": variable_types,
         }
 
     def input_slots(self, info: NumbaFunctionInfo) -> list[ValueSlot]:
-        signals = info.input_analysis.get_by_category(self.id)
-        return [
-            TypeFactory.get_type(info.extract_python_type_fn(arg)).value_slot(name) for name, arg in signals.items()
-        ]
+        slots: list[ValueSlot] = []
+        for entry in input_layout(info, self.id):
+            if entry.size is not None:  # a basket: slots "name[0]" .. "name[N-1]"
+                slots += basket_slots(info, entry)
+            else:
+                slots.append(TypeFactory.get_type(info.extract_python_type_fn(entry.argument)).value_slot(entry.name))
+        return slots
+
+    def artifact_entries(self, info: NumbaFunctionInfo) -> dict[str, Any]:
+        baskets = {
+            entry.name: {"base": entry.base, "size": entry.size, "type": element_type(info, entry).describe()}
+            for entry in input_layout(info, self.id)
+            if entry.size is not None
+        }
+        return {"baskets": baskets} if baskets else {}  # only nodes with baskets carry the key
 
 
 _CTYPES_FIELDS: dict[Any, tuple[Any, str]] = {
@@ -159,16 +180,6 @@ def _signal_index(converter: Any, node: ast.Call, fn_name: str) -> int:
     return source.array_idx
 
 
-def _calls(converter: Any, node: ast.AST, marker: Any) -> bool:
-    """Is ``node`` a call of the host function ``marker`` (by whatever name the user imported it)?"""
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id not in converter.locals
-        and converter.globals.get(node.func.id) is marker
-    )
-
-
 def _flag_test(array: str, index: int) -> ast.expr:
     cell = ast.Subscript(value=ast.Name(id=array, ctx=ast.Load()), slice=ast.Constant(index), ctx=ast.Load())
     return ast.Compare(left=cell, ops=[ast.NotEq()], comparators=[ast.Constant(0)])
@@ -178,15 +189,15 @@ def _register_handlers() -> None:
     @ast_handler("Call", pre=True)
     def lower_flags(converter: Any, node: ast.Call) -> ast.expr | None:
         for marker, array in ((ticked, "input_ticked"), (valid, "input_valid")):
-            if _calls(converter, node, marker):
+            if marker_call(converter, node, marker):
                 return _flag_test(array, _signal_index(converter, node, marker.__name__))
-        if _calls(converter, node, output):
+        if marker_call(converter, node, output):
             raise converter.error("output(...) is a statement", node, hint="write output(name=value) on its own line")
         return None
 
     @ast_handler("Expr", pre=True)
     def lower_output(converter: Any, node: ast.Expr) -> list[ast.stmt] | None:
-        if not _calls(converter, node.value, output):
+        if not marker_call(converter, node.value, output):
             return None
         call = node.value
         outputs = converter.factory.outputs
@@ -215,8 +226,10 @@ def register() -> None:
     if is_registered(ctx):
         return
     FunctionAnalyzer.register_input_handler(SignalInputHandler())
+    FunctionAnalyzer.register_input_handler(BasketInputHandler(SIGNAL_CATEGORY))
     FunctionAnalyzer.register_output_handler(SignalOutputHandler())
     SourceRegistry.register(SignalCategory())
     TypeFactory.register(CtypesStructType)
     _register_handlers()
+    register_basket_handlers()
     ctx.extensions[_MARKER] = True
