@@ -167,12 +167,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bottom", ("utils",)),
     # stores the pipeline drives (the byte cache, the process JIT): they know nothing of the compiler
     ("leaf services", ("targets.cache", "targets.jit")),
-    ("context and models", ("", "errors", "models", "containers", "artifact", "compilation_context")),
-    ("registries", ("type_factory", "function_analyzer", "source_registry", "ast_handlers", "helpers")),
+    ("context and models", ("", "errors", "models", "containers", "enum_set", "artifact", "compilation_context")),
+    ("registries", ("type_factory", "function_analyzer", "source_registry", "ast_handlers", "helpers", "entry_adapters")),
     ("variable sources", ("variable_factory", "numba_type_inference")),
     ("extensions and AST converter", ("defaults", "numba_ast_converter")),
     ("pipeline", ("semantic_key", "post_compilation", "codegen", "numba_core")),
-    ("targets and CLI", ("targets", "targets.aot", "linker", "aot", "host", "targets.registry", "hatch_plugin", "cli", "demo", "__main__")),
+    ("targets and CLI", ("targets", "targets.aot", "linker", "aot", "host", "targets.registry", "hatch_plugin", "cli", "demo", "__main__", "contrib")),
 )
 
 #: What the bottom layer may import besides itself.
