@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import types as pytypes
 from typing import Any
 
@@ -124,6 +125,7 @@ class NumbaASTConverter(ast.NodeTransformer):
         self.factory = factory
         self.categories = categories
         self.start_body = list(start_body or [])
+        self._stop_release: list[ast.stmt] = []
         self.stop_body = list(stop_body or [])
         self.inference = NumbaTypeInference(factory, self)
         self.globals = info.globals
@@ -188,8 +190,28 @@ class NumbaASTConverter(ast.NodeTransformer):
         return stmts + self.visit_block(self.start_body)
 
     def _stop_code(self) -> list[ast.stmt]:
-        stmts = self.visit_block(self.stop_body)
-        return stmts + [s for c in self.categories for s in c.stop_statements(self.info, self.factory)]
+        """The user's ``stop`` code, then the categories' releases (containers are freed here).
+        The releases run even when the user's code faults: the fault is caught, the releases run,
+        and the call then ends with the fault (already in the error record) as before."""
+        release = [s for c in self.categories for s in c.stop_statements(self.info, self.factory)]
+        self._stop_release = release  # a `return` in the user's code releases first (visit_Return)
+        user = self.visit_block(self.stop_body)
+        if not user or not release:
+            return user + release
+        failed = self.factory.new_name("stop_failed")
+        flag = lambda value: ast.Assign(targets=[ast.Name(id=failed, ctx=ast.Store())], value=ast.Constant(value))  # noqa: E731
+        guarded = ast.Try(
+            body=user,
+            handlers=[ast.ExceptHandler(type=ast.Name(id="Exception", ctx=ast.Load()), name=None, body=[flag(True)])],
+            orelse=[],
+            finalbody=[],
+        )
+        reraise = ast.If(
+            test=ast.Name(id=failed, ctx=ast.Load()),
+            body=[ast.Raise(exc=ast.Call(func=ast.Name(id="RuntimeError", ctx=ast.Load()), args=[], keywords=[]), cause=None)],
+            orelse=[],
+        )
+        return [flag(False), guarded, *release, reraise]
 
     def _prologue(self, wanted: Any) -> list[ast.stmt]:
         stmts: list[ast.stmt] = []
@@ -521,6 +543,8 @@ class NumbaASTConverter(ast.NodeTransformer):
     @with_handlers("Return")
     def visit_Return(self, node: ast.Return) -> Any:
         if node.value is None or (isinstance(node.value, ast.Constant) and node.value.value is None):
+            if self.phase == Phase.ON_STOP:  # leaving STOP early still frees what the node owns
+                return _located([*copy.deepcopy(self._stop_release), ast.Return(value=None)], node)
             return ast.copy_location(ast.Return(value=None), node)
         if self.phase != Phase.ON_EXECUTE:
             raise self.error(f"cannot return a value in {_PHASE_NAME[self.phase]}", node, "write outputs in the main body")

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numba_cfunc_compiler import State
-from numba_cfunc_compiler.host import NodeRunner, Outputs, Signal, compile_node, output, start, stop, ticked, valid
+import numba_rt
+
+from numba_cfunc_compiler import NumbaDict, NumbaList, State, create_new_dict, create_new_list
+from numba_cfunc_compiler.host import NodeRunner, NodeRuntimeError, Outputs, Signal, compile_node, output, start, stop, ticked, valid
 
 from conftest import DirectNode, compile_direct
 
@@ -199,3 +201,55 @@ def test_random_lifecycles_match_the_model(lifecycle_result, operations):
         else:
             assert runner.execute(x=op) == model.execute(op)
         assert {name: runner.state(name) for name in model.state} == model.state
+
+
+# -- STOP frees what the node owns, whatever the stop block does ------------------------------
+
+
+def _stop_faults(x: Signal[float]) -> Signal[float]:
+    d: State[NumbaDict] = create_new_dict(int, float)
+    xs: State[NumbaList] = create_new_list(float)
+    d[1] = x
+    xs.append(x)
+    with stop():
+        missing = d[99]  # KeyError: a fault in STOP
+        xs.append(missing)
+    return x
+
+
+def _stop_returns_early(x: Signal[float]) -> Signal[float]:
+    d: State[NumbaDict] = create_new_dict(int, float)
+    seen: State[int] = 0
+    d[1] = x
+    seen += 1
+    with stop():
+        if d[1] > 0.0:
+            seen = -1
+            return
+        seen = -2
+    return x
+
+
+def test_a_fault_in_the_stop_block_still_frees_the_containers():
+    runtime = numba_rt.load()
+    runner = NodeRunner(compile_node(_stop_faults))
+    before = runtime.live_containers()
+    runner.start()
+    runner.execute(x=2.0)
+    assert runtime.live_containers() == before + 2
+    with pytest.raises(NodeRuntimeError, match="key 99"):
+        runner.stop()
+    assert runtime.live_containers() == before
+    assert runner.state("d") is None and runner.state("xs") is None
+
+
+def test_a_return_in_the_stop_block_still_frees_the_containers():
+    runtime = numba_rt.load()
+    runner = NodeRunner(compile_node(_stop_returns_early))
+    before = runtime.live_containers()
+    runner.start()
+    runner.execute(x=2.0)
+    assert runtime.live_containers() == before + 1
+    runner.stop()
+    assert runtime.live_containers() == before
+    assert runner.state("seen") == -1 and runner.state("d") is None

@@ -22,7 +22,6 @@ output and owns its lifecycle from Python:
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import inspect
 import types
 import weakref
@@ -43,7 +42,6 @@ import numba_rt
 
 from ...errors import CompilationError, SourceLocation
 from ...host import NodeRuntimeError
-from ...host.library import container_kind
 from .adapters import EXECUTE, EXECUTE_UNCHECKED, START, STATUS_START_FAULTED, STATUS_STARTED, STOP, may_fault
 from .extension import compile_csp_node, resolved_signature
 
@@ -89,11 +87,6 @@ class _Instance:
         self._status = ctypes.c_int64()  # see adapters.STATUS_START_FAULTED
         addresses = [ctypes.addressof(c) for c in (*self._cells, self._status)]
         self._pointers = (ctypes.c_void_p * len(addresses))(*addresses)
-        self._containers = [  # (cell, "list" or "dict") of each container the node allocates
-            (self._cells[i], kind)
-            for i, slot in enumerate(slots)
-            if slot.kind == "container" and (kind := container_kind(dataclasses.asdict(slot), None))
-        ]
         self._stop = _CALLBACK(result.adapter_address(STOP))
         self._stopped = False
 
@@ -110,20 +103,8 @@ class _Instance:
         if self._stopped or self._status.value not in (STATUS_STARTED, STATUS_START_FAULTED):
             return
         self._stopped = True
-        self._stop(None, self.state_address)
-        try:
-            _raise_pending(self.node, self.native_name, "STOP")
-        finally:
-            self._free_left_containers()
-
-    def _free_left_containers(self) -> None:
-        """STOP stops at a fault in the node's stop block, before it frees the containers: free
-        what it left (a container cell STOP completed is NULL)."""
-        runtime = numba_rt.load()
-        for cell, kind in self._containers:
-            if cell[0]:
-                (runtime.list_free if kind == "list" else runtime.dict_free)(cell[0])
-                cell[0] = 0
+        self._stop(None, self.state_address)  # frees the containers, even if the stop block faults
+        _raise_pending(self.node, self.native_name, "STOP")
 
     def __del__(self) -> None:  # the engine dropped the node without its guard stopping it
         try:
