@@ -61,11 +61,15 @@ NCC_API const char ncc_entry_unknown[] = "";
 
 static const char MSG_ALLOC[] = "out of memory allocating a container";
 
-NCC_API void ncc_fault_index(int64_t index, int64_t len, const char* entry) {
+NCC_API void ncc_fault_index_of(const char* what, int64_t index, int64_t len, const char* entry) {
     char message[NCC_ERROR_MESSAGE_MAX];
-    snprintf(message, sizeof message, "list index %" PRId64 " out of range (length %" PRId64 ")",
-             index, len);
+    snprintf(message, sizeof message, "%s index %" PRId64 " out of range (length %" PRId64 ")",
+             what ? what : "list", index, len);
     ncc_error_set(NCC_ERR_INDEX, message, entry);
+}
+
+NCC_API void ncc_fault_index(int64_t index, int64_t len, const char* entry) {
+    ncc_fault_index_of("list", index, len, entry);
 }
 
 NCC_API void ncc_fault_key(int64_t key, const char* entry) {

@@ -175,6 +175,8 @@ NCC_API int32_t ncc_dict_next(const ncc_dict* dict, int64_t* pos, int64_t* key, 
 
 /* NCC_ERR_INDEX, "list index 7 out of range (length 3)" */
 NCC_API void ncc_fault_index(int64_t index, int64_t len, const char* entry);
+/* NCC_ERR_INDEX, "<what> index 7 out of range (length 3)": arrays ("array"), baskets ("basket") */
+NCC_API void ncc_fault_index_of(const char* what, int64_t index, int64_t len, const char* entry);
 /* NCC_ERR_KEY, "key 42 not found" */
 NCC_API void ncc_fault_key(int64_t key, const char* entry);
 /* NCC_ERR_EMPTY; the message is `what` verbatim, describing the operation, e.g.

@@ -327,6 +327,7 @@ FUNCTIONS: tuple[CFunction, ...] = (
     _f("ncc_dict_next", "int32", "ptr", "int64*", "int64*", "int64*"),
     # faults (cold paths of compiled code)
     _f("ncc_fault_index", "void", "int64", "int64", "str"),
+    _f("ncc_fault_index_of", "void", "str", "int64", "int64", "str"),
     _f("ncc_fault_key", "void", "int64", "str"),
     _f("ncc_fault_empty", "void", "str", "str"),
     _f("ncc_fault_state", "void", "str"),

@@ -31,7 +31,6 @@ from numba import types
 from numba.core import cgutils, errors
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
-from numba_rt.abi import ErrorCode
 
 from ..ast_handlers import HandlerResult, ast_handler
 from ..containers import ArraySpec, NumbaArray, check_array_spec
@@ -43,7 +42,7 @@ from ..source_registry import SourceCategory, SourceInitFilter, SourceRegistry
 from ..type_factory import TypeFactory
 from ..utils.intrinsics import DATETIME, TIMEDELTA, c_string, cast_voidptr_to_ptr, entry_name
 from ..variable_factory import ConstantSource, VariableFactory, VariableSource
-from .container_ops import jit, ncc_error_set
+from .container_ops import jit, ncc_fault_index_of
 
 __all__ = ["ArrayType", "ArrayConstantsCategory", "ARRAY_CONSTANTS", "register_arrays"]
 
@@ -54,7 +53,6 @@ _PACK = {"int64": "q", "float64": "d", "int8": "b"}
 #: The element type an ``@numba.njit`` helper sees in its array view, by element type name.
 _VIEW_DTYPES = {"int": types.int64, "float": types.float64, "bool": types.boolean, "datetime": DATETIME, "timedelta": TIMEDELTA}
 _FAULT = RuntimeError  # raised after recording a fault (never reaches Python; see container_ops)
-NCC_ERR_INDEX = int(ErrorCode.INDEX)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -115,12 +113,12 @@ def array_view(typingctx, data, length, element):
 
 
 @jit
-def array_index(i, n, message):
+def array_index(i, n, what):
     """``i`` as an index into ``n`` elements (negative counts from the end); out of range, an INDEX
-    fault with ``message`` (a C string), as Python raises IndexError."""
+    fault "<what> index i out of range (length n)" (``what`` a C string), as Python raises IndexError."""
     j = i + n if i < 0 else i
     if j < 0 or j >= n:
-        ncc_error_set(NCC_ERR_INDEX, message, entry_name())
+        ncc_fault_index_of(what, i, n, entry_name())
         raise _FAULT
     return j
 
@@ -315,8 +313,7 @@ def _index(converter: Any, source: VariableSource, node: ast.expr) -> ast.expr:
             )
         return ast.Constant(int(index.value) % n)
     index = converter.require_integer(index, node, "array indices must be integers, got a {type}", hint)
-    message = helper_call("array_message", ast.Constant(f"array index out of range (length {n})"))
-    return helper_call(array_index, index, ast.Constant(n), message)
+    return helper_call(array_index, index, ast.Constant(n), helper_call("array_message", ast.Constant("array")))
 
 
 def _read(converter: Any, source: VariableSource, index: ast.expr) -> ast.expr:

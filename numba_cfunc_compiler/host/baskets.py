@@ -29,11 +29,11 @@ from typing import Any
 from numba import njit
 
 from ..ast_handlers import ast_handler
-from ..defaults.container_ops import ncc_fault_index
+from ..defaults.container_ops import ncc_fault_index_of
 from ..function_analyzer import InputTypeHandler, NumbaFunctionInfo
 from ..models import ParameterInfo, ValueSlot, VariableType
 from ..type_factory import TypeFactory
-from ..utils.intrinsics import entry_name
+from ..utils.intrinsics import c_string, entry_name
 from ..variable_factory import ReadOnlyVariableError, VariableFactory, VariableSource
 from .annotations import BasketType, ticked, valid
 
@@ -78,7 +78,7 @@ def basket_index(i, n):
     records an INDEX fault and ends the call."""
     j = i + n if i < 0 else i
     if j < 0 or j >= n:
-        ncc_fault_index(i, n, entry_name())
+        ncc_fault_index_of(c_string("basket"), i, n, entry_name())
         raise RuntimeError  # unwinds the call; the fault is already recorded
     return j
 
