@@ -398,12 +398,13 @@ def test_stop_releases_the_containers_whatever_the_graph_does(fail_at):
         csp.add_graph_output("keys", keys)
         csp.add_graph_output("totals", totals.total)
 
+    before = RUNTIME.live_containers()  # other tests' nodes may hold containers in this process
     if fail_at is None:
         assert len(run(g)["totals"]) == 10
     else:
         with pytest.raises(ValueError, match="python node fails at"):
             run(g)
-    assert RUNTIME.live_containers() == 0  # STOP ran before csp.run returned or raised
+    assert RUNTIME.live_containers() == before  # STOP ran before csp.run returned or raised
 
 
 def test_no_c_compiler_at_run_time(tmp_path):
