@@ -24,11 +24,10 @@ Informational rows, not judged: the same sum written with an index
 (``for i in range(len(prices)): if ticked(prices[i]): total += prices[i]``; each ``prices[i]`` is
 range-checked, which is free when LLVM sees ``i`` in range); and a running total kept in
 ``State[float]`` and updated in the loop (``total += v`` on the state variable) against the same in
-C (``*total += ...``, unrolled). In the compiled node LLVM stores the state cell and loads it back
-at every ticked element (it cannot prove the cell pointer dereferenceable, so it keeps no copy in a
-register across the conditional stores, as gcc does): the gap of that row is the State variable,
-not the basket. A local accumulator (``acc = total``, add to ``acc``, then ``total = acc``) is the
-same additions in the same order and closes it; docs/baskets.md says so.
+C (``*total += ...``, unrolled), and the same with a local accumulator (``acc = total``, add to
+``acc``, then ``total = acc``; the same additions in the same order). The two compiled rows should
+cost the same: state cell pointers are loaded with the ABI's guarantees (dereferenceable, aligned,
+non-null; ``utils/intrinsics.py`` ``cell_pointer``), so LLVM keeps the running total in a register.
 
 Method, as benchmarks/bench_ema.py: the C file is built here with ``cc -O2 -shared -fPIC
 -ffp-contract=off`` and loaded with ctypes. The SAME C driver (``run``) times every node through the

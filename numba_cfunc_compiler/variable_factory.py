@@ -11,10 +11,12 @@ import copy
 import itertools
 from typing import Any
 
+from numba_rt import abi
+
 from .compilation_context import CompilationContext
 from .helpers import RESERVED_PREFIX
 from .models import VariableType
-from .utils.intrinsics import cast_voidptr_to_ptr, checked_cell_value
+from .utils.intrinsics import cast_voidptr_to_ptr, cell_pointer, checked_cell_value
 
 __all__ = [
     "RESERVED_PREFIX",
@@ -32,6 +34,19 @@ __all__ = [
 
 #: Python constants that a cell of each storage type takes without loss.
 _CONSTANTS_FITTING = {"int64": (int,), "float64": (int, float), "int8": (bool,)}
+#: The node's own cell arrays (``outputs``, ``state``): each entry points at a host-owned cell.
+_CELL_ARRAYS = frozenset(p.name for p in abi.NODE_PARAMS if p.type == "void**")
+
+
+def _is_cell_of(raw: ast.expr, arrays: frozenset[str]) -> bool:
+    """Is ``raw`` the expression ``name[k]`` for a ``name`` in ``arrays`` and a constant ``k``?"""
+    return (
+        isinstance(raw, ast.Subscript)
+        and isinstance(raw.value, ast.Name)
+        and raw.value.id in arrays
+        and isinstance(raw.slice, ast.Constant)
+        and type(raw.slice.value) is int
+    )
 
 
 class ReadOnlyVariableError(Exception):
@@ -289,6 +304,9 @@ class VariableFactory:
         """``raw`` (a void pointer expression) as a pointer to the cell type of ``var_type``."""
         if var_type.state_size is not None:
             return raw
+        if _is_cell_of(raw, _CELL_ARRAYS):  # state[i] / outputs[i]: the ABI says what it points at
+            cast = self.helper("cell", cell_pointer)
+            return ast.Call(func=cast, args=[raw.value, raw.slice, ast.Constant(var_type.get_numba_type_name())], keywords=[])
         return self.cast_pointer(raw, var_type.get_numba_type_name())
 
     def cast_pointer(self, raw: ast.expr, numba_type_name: str) -> ast.expr:

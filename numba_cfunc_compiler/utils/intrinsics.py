@@ -25,6 +25,7 @@ def _require(condition: bool, message: str) -> None:
 
 __all__ = [
     "cast_voidptr_to_ptr",
+    "cell_pointer",
     "checked_cell_value",
     "is_null",
     "storage_ptr",
@@ -58,6 +59,31 @@ def cast_voidptr_to_ptr(typingctx, ptr, type_name):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(target).as_pointer())
+
+    return sig, codegen
+
+
+@intrinsic(prefer_literal=True)
+def cell_pointer(typingctx, cells, index, type_name):
+    """``cell_pointer(cells, i, 'float64')``: ``cells[i]`` (``cells`` a ``void**`` such as
+    ``state`` or ``outputs``) as a ``float64*``, loaded with what the native ABI guarantees of it:
+    it points at a host-owned 8-byte cell (non-null, 8-aligned, 8 dereferenceable bytes). LLVM may
+    then keep the cell's value in a register across a loop that updates it, as a C compiler does."""
+    _require(isinstance(cells, types.CPointer) and cells.dtype == types.voidptr, f"expected a void**, got {cells}")
+    _require(isinstance(index, types.Integer), f"expected an integer index, got {index}")
+    _require(isinstance(type_name, types.StringLiteral), "the type name must be a literal string")
+    target = getattr(types, type_name.literal_value, None)
+    _require(isinstance(target, types.Type), f"unknown type {type_name}")
+    sig = types.CPointer(target)(cells, index, type_name)
+
+    def codegen(context, builder, signature, args):
+        slot = builder.gep(args[0], [context.cast(builder, args[1], signature.args[1], types.intp)])
+        pointer = builder.load(slot)
+        facts = builder.module.add_metadata([ir.Constant(ir.IntType(64), abi.CELL_TYPES["int64"].size)])
+        pointer.set_metadata("dereferenceable", facts)
+        pointer.set_metadata("align", facts)
+        pointer.set_metadata("nonnull", builder.module.add_metadata([]))
+        return builder.bitcast(pointer, context.get_value_type(target).as_pointer())
 
     return sig, codegen
 
