@@ -542,3 +542,44 @@ def test_keyboard_interrupt_and_user_errors_are_not_wrapped(fresh_context):
 def test_wrong_function_argument_stays_a_type_error(fresh_context):
     with pytest.raises(TypeError):
         compile_direct(42)
+
+
+# -- arity checks read code objects: they must agree with inspect.signature ------------------
+
+
+def _shapes():
+    def f0(): ...
+    def f1(a): ...
+    def f2(a, b=1): ...
+    def f3(a, *args): ...
+    def f4(a, *, k): ...
+    def f5(a, *, k=2): ...
+    def f6(a, /, b): ...
+    def f7(*args, **kw): ...
+    def f8(a, b, c=1, *args, d, e=3, **kw): ...
+    def f9(a, b, c=1, *args, d=0, e=3, **kw): ...
+
+    class Hooks:
+        def method(self, a): ...
+        def method2(self, a, b=2, *rest): ...
+
+    return [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, Hooks().method, Hooks().method2]
+
+
+@pytest.mark.parametrize("nargs", range(5))
+@pytest.mark.parametrize("fn", _shapes(), ids=lambda f: f.__qualname__)
+def test_arity_check_agrees_with_inspect_signature(fn, nargs):
+    import inspect
+
+    from numba_cfunc_compiler.utils.introspection import check_arity
+
+    try:
+        inspect.signature(fn).bind(*range(nargs))
+        binds = True
+    except TypeError:
+        binds = False
+    if binds:
+        check_arity(fn, nargs, "hook")
+    else:
+        with pytest.raises(TypeError, match="must accept"):
+            check_arity(fn, nargs, "hook")

@@ -76,8 +76,14 @@ def _binds(fn: Any, nargs: int) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=4096)
 def _accepts(func: Any, bound: bool, nargs: int) -> bool:
     """`_binds` for a plain function (``bound``: called as a method, its first parameter taken),
-    remembered: the same hooks are checked each time a context registers them."""
-    return _binds(func, nargs + 1 if bound else nargs)
+    read from its code object: no `inspect.signature`, which matters because hooks defined inside a
+    ``register()`` function are new function objects each time a context registers them."""
+    code = func.__code__
+    n = nargs + 1 if bound else nargs
+    kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    if any(name not in (func.__kwdefaults__ or {}) for name in kwonly):
+        return False  # a keyword-only parameter without a default: no positional call binds
+    required = code.co_argcount - len(func.__defaults__ or ())
+    return required <= n and (n <= code.co_argcount or bool(code.co_flags & inspect.CO_VARARGS))
