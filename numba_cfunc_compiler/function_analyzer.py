@@ -79,6 +79,38 @@ class UserFunction:
         self.qualname = qualname
         self.col_shift = col_shift
 
+    def split_blocks(
+        self, block_name: Callable[[ast.stmt], str | None], *, what: str
+    ) -> tuple[UserFunction, dict[str, list[ast.stmt]]]:
+        """Move the top-level blocks that ``block_name`` names out of the body: a host's lifecycle
+        blocks (``with start():`` / ``with stop():``) run in START and STOP, not in EXECUTE.
+
+        ``block_name(stmt)`` returns a name for a statement that is such a block (it may raise a
+        `CompilationError` for a block the host does not support), else None. Returns the function
+        without those blocks and, per name, their statements in order. A named block nested in
+        another statement is a `CompilationError`; ``what`` names the blocks in its message."""
+        funcdef = copy.copy(self.funcdef)  # only the top-level body list changes: the tree is shared
+        body: list[ast.stmt] = []
+        blocks: dict[str, list[ast.stmt]] = {}
+        for stmt in funcdef.body:
+            name = block_name(stmt)
+            if name is None:
+                body.append(stmt)
+            else:
+                blocks.setdefault(name, []).extend(stmt.body)
+        for stmt in body:
+            for inner in ast.walk(stmt):
+                if isinstance(inner, ast.stmt) and inner is not stmt and block_name(inner) is not None:
+                    raise CompilationError(
+                        f"{what} must be at the top level of the node",
+                        self.location(inner),
+                        stage="analysis",
+                        hint="move the block out of the if/for/while",
+                    )
+        funcdef.body = body or [ast.copy_location(ast.Pass(), self.funcdef)]
+        stripped = UserFunction(funcdef, self.signature, self.func_globals, self.filename, self.qualname, self.col_shift)
+        return stripped, blocks
+
     @classmethod
     def load(
         cls,

@@ -558,6 +558,7 @@ from numba_cfunc_compiler.contrib.csp import compiled_node
         ("def node(x: ts[float]) -> ts[float]:\n    with csp.start():\n        if csp.ticked(x):\n            pass\n    return x\n", 10, "csp.ticked() can only be used in the main body", "main body"),
         ("def node(x: ts[float]) -> ts[float]:\n    y: State[float] = 0.0\n    with csp.stop():\n        y = x\n    return x\n", 11, "input 'x' is not available in STOP", "main body"),
         ("def node(x: ts[float]) -> ts[float]:\n    with csp.start():\n        csp.output(x)\n    return x\n", 10, "csp.output(...) cannot run in a start or stop block", "main body"),
+        ("def node(x: ts[float]) -> ts[float]:\n    if x > 0:\n        with csp.stop():\n            pass\n    return x\n", 10, "`with csp.start():` / `with csp.stop():` must be at the top level", "out of the if"),
     ],
 )
 def test_what_cannot_be_compiled_is_a_compilation_error_at_its_line(tmp_path, body, line, message, hint):

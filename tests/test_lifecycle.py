@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import numba_rt
 
-from numba_cfunc_compiler import NumbaDict, NumbaList, State, create_new_dict, create_new_list
+from numba_cfunc_compiler import CompilationError, NumbaDict, NumbaList, State, create_new_dict, create_new_list
 from numba_cfunc_compiler.host import NodeRunner, NodeRuntimeError, Outputs, Signal, compile_node, output, start, stop, ticked, valid
 
 from conftest import DirectNode, compile_direct
@@ -253,3 +253,17 @@ def test_a_return_in_the_stop_block_still_frees_the_containers():
     runner.stop()
     assert runtime.live_containers() == before
     assert runner.state("seen") == -1 and runner.state("d") is None
+
+
+def _nested_stop(x: Signal[float]) -> Signal[float]:
+    if x > 0:
+        with stop():
+            pass
+    return x
+
+
+def test_a_lifecycle_block_inside_another_statement_is_an_error_at_its_line():
+    with pytest.raises(CompilationError, match="must be at the top level of the node") as info:
+        compile_node(_nested_stop)
+    assert info.value.lineno == _nested_stop.__code__.co_firstlineno + 2
+    assert "out of the if" in info.value.hint

@@ -7,7 +7,6 @@ and `NodeRunner.from_library` drives a node of an AOT library with the compiler 
 from __future__ import annotations
 
 import ast
-import copy
 import ctypes
 import functools
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numba_rt
 from numba_rt.abi import Phase
 
-from ..errors import CompilationError
 from ..utils.suggest import did_you_mean
 from .annotations import BasketType, SignalType, start, stop
 from .library import Cells, NodeRuntimeError, array_values, codec_for, container_kind, open_library
@@ -63,29 +61,15 @@ def _is_lifecycle_block(stmt: ast.stmt, globs: dict[str, Any], marker: Any) -> b
 
 def split_lifecycle_blocks(user: UserFunction) -> tuple[UserFunction, list[ast.stmt], list[ast.stmt]]:
     """Move top-level ``with start():`` / ``with stop():`` blocks out of the body."""
-    from ..function_analyzer import UserFunction  # noqa: PLC0415 - compile side (imports Numba)
 
-    funcdef = copy.copy(user.funcdef)  # only the top-level body list changes: no need to copy the tree
-    body, start_body, stop_body = [], [], []
-    for stmt in funcdef.body:
-        if _is_lifecycle_block(stmt, user.func_globals, start):
-            start_body += stmt.body
-        elif _is_lifecycle_block(stmt, user.func_globals, stop):
-            stop_body += stmt.body
-        else:
-            body.append(stmt)
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.stmt) and any(_is_lifecycle_block(node, user.func_globals, m) for m in (start, stop)):
-                raise CompilationError(
-                    "`with start():` / `with stop():` must be at the top level of the node",
-                    user.location(node),
-                    stage="analysis",
-                    hint="move the block out of the if/for/while",
-                )
-    funcdef.body = body or [ast.copy_location(ast.Pass(), user.funcdef)]
-    stripped = UserFunction(funcdef, user.signature, user.func_globals, user.filename, user.qualname, user.col_shift)
-    return stripped, start_body, stop_body
+    def block_name(stmt: ast.stmt) -> str | None:
+        for marker in (start, stop):
+            if _is_lifecycle_block(stmt, user.func_globals, marker):
+                return marker.__name__
+        return None
+
+    stripped, blocks = user.split_blocks(block_name, what="`with start():` / `with stop():`")
+    return stripped, blocks.get("start", []), blocks.get("stop", [])
 
 
 def compile_node(func: Callable, *, options: CompilationOptions | None = None, **constants: Any) -> CompilationResult:

@@ -313,30 +313,19 @@ def _block_name(stmt: ast.stmt, user: UserFunction) -> str | None:
 
 
 def split_lifecycle_blocks(user: UserFunction) -> tuple[UserFunction, list[ast.stmt], list[ast.stmt]]:
-    """Move the top-level ``with csp.start():`` / ``with csp.stop():`` blocks out of the body."""
-    funcdef = copy.copy(user.funcdef)
-    body: list[ast.stmt] = []
-    blocks: dict[str, list[ast.stmt]] = {"start": [], "stop": []}
-    for stmt in funcdef.body:
+    """Move the top-level ``with csp.start():`` / ``with csp.stop():`` blocks out of the body;
+    other csp blocks (``csp.alarms()``, ...) are not supported."""
+
+    def block_name(stmt: ast.stmt) -> str | None:
         name = _block_name(stmt, user)
-        if name in blocks:
-            blocks[name] += stmt.body
-        elif name is not None:
-            raise CompilationError(f"`with csp.{name}():` is not supported in compiled nodes", user.location(stmt), stage="analysis", hint=_BLOCK_HINTS[name])
-        else:
-            body.append(stmt)
-    for stmt in body:
-        for inner in ast.walk(stmt):
-            if isinstance(inner, ast.stmt) and _block_name(inner, user) is not None:
-                raise CompilationError(
-                    "`with csp.start():` / `with csp.stop():` must be at the top level of the node",
-                    user.location(inner),
-                    stage="analysis",
-                    hint="move the block out of the if/for/while",
-                )
-    funcdef.body = body or [ast.copy_location(ast.Pass(), user.funcdef)]
-    stripped = UserFunction(funcdef, user.signature, user.func_globals, user.filename, user.qualname, user.col_shift)
-    return stripped, blocks["start"], blocks["stop"]
+        if name is not None and name not in ("start", "stop"):
+            raise CompilationError(
+                f"`with csp.{name}():` is not supported in compiled nodes", user.location(stmt), stage="analysis", hint=_BLOCK_HINTS[name]
+            )
+        return name
+
+    stripped, blocks = user.split_blocks(block_name, what="`with csp.start():` / `with csp.stop():`")
+    return stripped, blocks.get("start", []), blocks.get("stop", [])
 
 
 # -- registration and compiling -------------------------------------------------------------------
