@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/bench_adapter.py            (full: 7 rounds x 20 M calls)
       python benchmarks/bench_adapter.py --quick    (a few seconds, for CI / a smoke check)
+      (--calls N and --rounds N as in the other per-call benchmarks)
 
 An engine calls every node as ``int8_t tick(void** state, double x, double* out)``. Three ways to
 give the EMA node that shape, each timed by the same C driver (benchmarks/c/adapter_bench.c,
@@ -15,27 +16,22 @@ outputs summed into a checksum):
 - "hand-written C": the EMA written by hand in that shape, the reference.
 
 The C side is built with ``cc -O2 -shared -fPIC -ffp-contract=off`` and alpha baked in
-(``-DEMA_ALPHA``), as for benchmarks/bench_ema.py; the checksums of all three must be
+(``-DEMA_ALPHA``), as for benchmarks/bench_ema.py, and the variants are timed by
+benchmarks/harness.py as in the other per-call benchmarks: the checksums of all three must be
 bit-identical in every round (asserted); rounds are interleaved with alternating order.
 No goal in SPEC section 8; the adapter should cost no more than the hand-written C.
 """
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 os.environ.setdefault("NCC_CACHE_DIR", "off")
 
 import llvmlite.ir as ir  # noqa: E402
 
-import numba_rt  # noqa: E402
 from numba_rt.abi import Phase  # noqa: E402
 from numba_cfunc_compiler import State, host  # noqa: E402
 from numba_cfunc_compiler.compilation_context import CompilationContext  # noqa: E402
@@ -43,8 +39,7 @@ from numba_cfunc_compiler.entry_adapters import EntryAdapter, register_entry_ada
 from numba_cfunc_compiler.host import Signal, compile_node, ticked  # noqa: E402
 from numba_cfunc_compiler.source_registry import CfuncParam  # noqa: E402
 
-C_SOURCE = Path(__file__).resolve().parent / "c" / "adapter_bench.c"
-CFLAGS = ["-O2", "-shared", "-fPIC", "-ffp-contract=off"]
+import harness  # noqa: E402  (benchmarks/harness.py)
 
 
 def ema(x: Signal[float], alpha: float) -> Signal[float]:
@@ -71,54 +66,28 @@ class Tick(EntryAdapter):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds x 2 M calls")
-    args = parser.parse_args()
-    rounds, calls = (3, 2_000_000) if args.quick else (7, 20_000_000)
+    parser = harness.parser(__doc__, calls=20_000_000, quick="3 rounds x 2 M calls", check=False)
+    args = harness.parse(parser, calls=2_000_000)
     alpha = 0.1
     with CompilationContext.current().derive():
         host.register()
         register_entry_adapter(Tick())
         result = compile_node(ema, alpha=alpha)
-    with tempfile.TemporaryDirectory(prefix="ncc-bench-") as tmp:
-        lib = os.path.join(tmp, "adapter_bench.so")
-        cc = os.environ.get("CC", "cc")
-        subprocess.run([cc, *CFLAGS, f"-DEMA_ALPHA={alpha!r}", "-I", numba_rt.include_dir(), str(C_SOURCE), "-o", lib], check=True)
-        dll = ctypes.CDLL(lib)
-        dll.run_tick.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_double)]
-        dll.run_tick.restype = ctypes.c_double
-        dll.set_shim_entry.argtypes = [ctypes.c_void_p]
-        dll.set_shim_entry(result.address)
-        fns = {
-            "hand-written C": ctypes.cast(dll.ema_c_tick, ctypes.c_void_p).value,
-            "adapter": result.adapter_address("tick"),
-            "C shim + entry": ctypes.cast(dll.shim_tick, ctypes.c_void_p).value,
-        }
+    dll = harness.build("adapter_bench.c", f"-DEMA_ALPHA={alpha!r}")
+    dll.set_shim_entry.argtypes = [ctypes.c_void_p]
+    dll.set_shim_entry(result.address)
+    fns = {
+        "hand-written C": harness.address(dll, "ema_c_tick"),
+        "adapter": result.adapter_address("tick"),
+        "C shim + entry": harness.address(dll, "shim_tick"),
+    }
+    samples = harness.measure(harness.driver(dll, "run_tick"), fns, args.calls, args.rounds, warmup=1_000_000)
 
-        def run(name: str, n: int) -> tuple[float, float]:
-            checksum = ctypes.c_double()
-            ns = dll.run_tick(fns[name], n, ctypes.byref(checksum))
-            assert ns >= 0, "driver could not allocate its inputs"
-            return ns, checksum.value
-
-        for name in fns:
-            run(name, min(calls, 1_000_000))
-        samples: dict[str, list[float]] = {name: [] for name in fns}
-        names = list(fns)
-        for r in range(rounds):
-            sums = {}
-            for name in names if r % 2 == 0 else names[::-1]:
-                ns, sums[name] = run(name, calls)
-                samples[name].append(ns)
-            assert len(set(sums.values())) == 1, f"checksums differ: {sums}"
-
-    print(f"Entry adapter: EMA node, alpha={alpha}, {rounds} rounds x {calls:,} calls of "
+    print(f"Entry adapter: EMA node, alpha={alpha}, {args.rounds} rounds x {args.calls:,} calls of "
           "int8_t tick(void** state, double x, double* out), driven from C")
-    print(f"   C side: {os.environ.get('CC', 'cc')} {' '.join(CFLAGS)}   compiled: {result.native_name}__tick")
-    print(f"   {'variant':<18}{'min ns/call':>13}{'median ns/call':>16}{'ratio to C (min)':>19}")
-    reference = min(samples["hand-written C"])
-    for name, values in samples.items():
-        print(f"   {name:<18}{min(values):>13.3f}{statistics.median(values):>16.3f}{min(values) / reference:>18.3f}x")
+    print(f"   C side: {harness.c_side()}   compiled: {result.native_name}__tick")
+    harness.table(samples, 18, reference="hand-written C", head="variant", ratio_head="ratio to C (min)",
+                  ratio_width=19)
     print("   checksums identical in every round")
     return 0
 

@@ -29,9 +29,9 @@ C (``*total += ...``, unrolled), and the same with a local accumulator (``acc = 
 cost the same: state cell pointers are loaded with the ABI's guarantees (dereferenceable, aligned,
 non-null; ``utils/intrinsics.py`` ``cell_pointer``), so LLVM keeps the running total in a register.
 
-Method, as benchmarks/bench_ema.py: the C file is built here with ``cc -O2 -shared -fPIC
--ffp-contract=off`` and loaded with ctypes. The SAME C driver (``run``) times every node through the
-same ncc_host_node_fn pointer: it owns the cells (16 input cells, the state cell, the output cell),
+Method, the per-call benchmarks' (benchmarks/harness.py): the C file is built with ``cc -O2 -shared
+-fPIC -ffp-contract=off`` and loaded with ctypes. The SAME C driver (``run``) times every node through
+the same ncc_host_node_fn pointer: it owns the cells (16 input cells, the state cell, the output cell),
 calls START, then times n EXECUTE calls with clock_gettime inside C, each clearing the 16 tick flags,
 ticking 4 distinct elements with new values (a precomputed 4096-entry pattern table), clearing the
 output tick, calling the node and adding the output to a checksum; then STOP. Every node adds in
@@ -42,14 +42,8 @@ element order, so the checksums of the nodes computing the same thing must be bi
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 os.environ.setdefault("NCC_CACHE_DIR", "off")  # compile for real; bench_compile.py measures the cache
 
@@ -57,8 +51,8 @@ import numba_rt  # noqa: E402
 from numba_cfunc_compiler import State  # noqa: E402
 from numba_cfunc_compiler.host import Basket, Signal, compile_node, ticked  # noqa: E402
 
-C_SOURCE = Path(__file__).resolve().parent / "c" / "basket_bench.c"
-CFLAGS = ["-O2", "-shared", "-fPIC", "-ffp-contract=off"]
+import harness  # noqa: E402  (benchmarks/harness.py)
+
 GOAL = 1.2
 
 
@@ -104,83 +98,35 @@ ROWS = {
     "C, State running total (info)": ("total_c_node", "total"),
     "compiled, State total (info)": (basket_total, "total"),
     "compiled, local acc (info)": (basket_total_local, "total"),
-    "no-op C (floor)": ("noop_c_node", None),
+    harness.FLOOR: ("noop_c_node", None),
 }
-
-
-def build_driver(workdir: str) -> ctypes.CDLL:
-    lib = os.path.join(workdir, "basket_bench.so")
-    cc = os.environ.get("CC", "cc")
-    subprocess.run([cc, *CFLAGS, "-I", numba_rt.include_dir(), str(C_SOURCE), "-o", lib], check=True)
-    dll = ctypes.CDLL(lib)
-    dll.run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_double)]
-    dll.run.restype = ctypes.c_double
-    return dll
 
 
 def bench(calls: int, rounds: int) -> float:
     results = {name: compile_node(node) for name, (node, _) in ROWS.items() if callable(node)}
-    rt = numba_rt.load()
-    with tempfile.TemporaryDirectory(prefix="ncc-bench-") as tmp:
-        dll = build_driver(tmp)
-        fns = {
-            name: results[name].address if callable(node) else ctypes.cast(getattr(dll, node), ctypes.c_void_p).value
-            for name, (node, _) in ROWS.items()
-        }
+    dll = harness.build("basket_bench.c")
+    fns = {name: results[name].address if callable(node) else harness.address(dll, node)
+           for name, (node, _) in ROWS.items()}
+    families = [[name for name, (_, f) in ROWS.items() if f == family] for family in ("sum", "total")]
+    samples = harness.measure(harness.driver(dll, "run"), fns, calls, rounds, warmup=1_000_000, same=families,
+                              rt=numba_rt.load())
 
-        def run(name: str, n: int) -> tuple[float, float]:
-            checksum = ctypes.c_double()
-            ns = dll.run(fns[name], n, ctypes.byref(checksum))
-            assert ns >= 0, "driver could not allocate its cells"
-            fault = rt.error()
-            assert fault is None, f"{name}: runtime fault {fault}"
-            return ns, checksum.value
-
-        for name in fns:  # warm-up: page in code and data, settle the CPU clock
-            run(name, min(calls, 1_000_000))
-        samples: dict[str, list[float]] = {name: [] for name in fns}
-        names = list(fns)
-        for r in range(rounds):
-            sums = {}
-            for name in names if r % 2 == 0 else names[::-1]:
-                ns, sums[name] = run(name, calls)
-                samples[name].append(ns)
-            for family in ("sum", "total"):
-                members = {name: sums[name] for name, (_, f) in ROWS.items() if f == family}
-                assert len(set(members.values())) == 1, f"checksums differ: {members}"
-
-    print(f"\nBasket sum: 16 float elements, 4 ticking per call, {rounds} rounds x {calls:,} EXECUTE calls, driven from C")
-    print(f"   C side: {os.environ.get('CC', 'cc')} {' '.join(CFLAGS)}   compiled: {results[COMPILED].native_name}")
+    print(f"\nBasket sum: 16 float elements, 4 ticking per call, {rounds} rounds x {calls:,} EXECUTE calls,"
+          " driven from C")
+    print(f"   C side: {harness.c_side()}   compiled: {results[COMPILED].native_name}")
     reference = min((C_SUM, C_SUM_UNROLLED), key=lambda name: min(samples[name]))
-    c = samples[reference]
-    print(f"   {'node':<32}{'min ns/call':>13}{'median ns/call':>16}{'min ratio':>11}")
-    for name, values in samples.items():
-        print(f"   {name:<32}{min(values):>13.3f}{statistics.median(values):>16.3f}{min(values) / min(c):>10.3f}x")
-    floor = min(samples["no-op C (floor)"])
-    comp = samples[COMPILED]
-    ratio_min = min(comp) / min(c)
-    ratio_med = statistics.median(comp) / statistics.median(c)
-    verdict = "OK" if ratio_min <= GOAL else "SLOWER THAN GOAL"
-    print(f"   ratio compiled / C ({reference!r}, the faster C):   min {ratio_min:.3f}x   median {ratio_med:.3f}x"
-          f"   (goal <= {GOAL}x: {verdict})")
-    print(f"   node body above the floor: C {min(c) - floor:.3f} ns, compiled {min(comp) - floor:.3f} ns")
+    harness.table(samples, 32, reference=reference)
+    ratio = harness.verdict(samples, COMPILED, reference, GOAL, label=f"compiled / C ({reference!r}, the faster C)")
     state_c = min(samples["C, State running total (info)"])
     print(f"   State running total (info): compiled {min(samples['compiled, State total (info)']) / state_c:.3f}x C,"
           f" with a local accumulator {min(samples['compiled, local acc (info)']) / state_c:.3f}x C")
     print("   checksums identical in every round")
-    return ratio_min
+    return ratio
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=10_000_000, help="EXECUTE calls per round (default 10 M)")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per node (default 7)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds x 1 M calls")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the ratio misses the goal")
-    args = parser.parse_args()
-    if args.quick:
-        args.calls, args.rounds = 1_000_000, 3
-    print(f"python {sys.version.split()[0]}, {os.uname().machine}, {os.cpu_count()} CPUs")
+    args = harness.parse(harness.parser(__doc__, calls=10_000_000, quick="3 rounds x 1 M calls"), calls=1_000_000)
+    harness.print_machine()
     ratio = bench(args.calls, args.rounds)
     return 1 if args.check and ratio > GOAL else 0
 

@@ -26,16 +26,16 @@ SPEC section 8 goal: compiled <= 1.5x hand-written C for both.
    doubles the capacity from 8, pop front by memmove, sum loop front to back) - the same algorithm,
    not a ring buffer.
 
-Method, as benchmarks/bench_ema.py: the C file is built here with ``cc -O2 -shared -fPIC
--ffp-contract=off -DWINDOW=<size>`` (plus ``-lnumba_rt``) and loaded with ctypes. The SAME C driver
-(run_dict / run_list) times every node, calling it through the same ncc_host_node_fn pointer: it
-owns the cells, calls START, times n EXECUTE calls with clock_gettime inside C (each writes the
+Method, the per-call benchmarks' (benchmarks/harness.py): the C file is built with ``cc -O2 -shared
+-fPIC -ffp-contract=off -DWINDOW=<size>`` (plus ``-lnumba_rt``) and loaded with ctypes. The SAME C
+driver (run_dict / run_list) times every node, calling it through the same ncc_host_node_fn pointer:
+it owns the cells, calls START, times n EXECUTE calls with clock_gettime inside C (each writes the
 next inputs from the tables, sets the input ticks, clears the output tick, calls, adds the output
 to a checksum), then calls STOP. Sums are taken in the same order in C and in the node, so
 checksums must be bit-identical (asserted every round); rounds are interleaved and alternate order.
-After every run the script checks that no runtime fault was recorded and that nothing leaked
-(ncc_live_containers() for the runtime's containers, the C file's own counter for its objects). A
-no-op C node gives the floor.
+After every run the harness checks that no runtime fault was recorded and the script that nothing
+leaked (ncc_live_containers() for the runtime's containers, the C file's own counter for its
+objects). A no-op C node gives the floor.
 
 Heap placement: glibc reuses freed blocks, so a process would put every round's containers at the
 same addresses, and the list window's cost depends on where its buffer lands (a buffer at 48 mod 64
@@ -47,13 +47,9 @@ placement seen, `median` the typical one.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -62,8 +58,8 @@ import numba_rt  # noqa: E402
 from numba_cfunc_compiler import NumbaDict, NumbaList, State, create_new_dict, create_new_list  # noqa: E402
 from numba_cfunc_compiler.host import Signal, compile_node  # noqa: E402
 
-C_SOURCE = Path(__file__).resolve().parent / "c" / "containers_bench.c"
-CFLAGS = ["-O2", "-shared", "-fPIC", "-ffp-contract=off"]
+import harness  # noqa: E402  (benchmarks/harness.py)
+
 GOAL = 1.5
 PLACEMENTS = 8  # round r runs every node with heap placement r % 8 (see the C driver)
 
@@ -93,120 +89,67 @@ def win(x: Signal[float], size: int) -> Signal[float]:
     return s
 
 
-# ---- driver ---------------------------------------------------------------------------------
-def build_driver(window: int, workdir: str) -> ctypes.CDLL:
-    lib = os.path.join(workdir, "containers_bench.so")
-    cc = os.environ.get("CC", "cc")
-    lib_dir = str(Path(numba_rt.library_path()).parent)  # dict_c_ncc_node calls the runtime
-    cmd = [cc, *CFLAGS, f"-DWINDOW={window}", "-I", numba_rt.include_dir(), str(C_SOURCE),
-           f"-L{lib_dir}", "-lnumba_rt", f"-Wl,-rpath,{lib_dir}", "-o", lib]
-    subprocess.run(cmd, check=True)
-    dll = ctypes.CDLL(lib)
-    for name in ("run_dict", "run_list"):
-        fn = getattr(dll, name)
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_double)]
-        fn.restype = ctypes.c_double
-    dll.c_live_objects.argtypes = []
-    dll.c_live_objects.restype = ctypes.c_int64
-    return dll
-
-
-def address(dll: ctypes.CDLL, symbol: str) -> int:
-    return ctypes.cast(getattr(dll, symbol), ctypes.c_void_p).value
-
-
-def bench(title: str, driver, fns: dict[str, int], judged: tuple[str, str], calls: int, rounds: int,
+def bench(title: str, run_driver, fns: dict[str, int], judged: tuple[str, str], calls: int, rounds: int,
           dll: ctypes.CDLL, rt: numba_rt.Runtime) -> float:
     """Time every node in fns with the same driver; returns min(compiled) / min(C) for `judged`."""
 
-    def run(name: str, n: int, placement: int) -> tuple[float, float]:
-        checksum = ctypes.c_double()
-        ns = driver(fns[name], n, placement, ctypes.byref(checksum))
-        assert ns >= 0, "driver could not allocate its cells"
-        fault = rt.error()
-        assert fault is None, f"{name}: runtime fault {fault}"
+    def leaks(name: str) -> None:
         assert rt.live_containers() == 0, f"{name}: {rt.live_containers()} runtime containers leaked"
         assert dll.c_live_objects() == 0, f"{name}: {dll.c_live_objects()} C objects leaked"
-        return ns, checksum.value
 
-    for name in fns:  # warm-up: page in code and data, settle the CPU clock
-        run(name, min(calls, 1_000_000), 0)
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(rounds):
-        sums = {}
-        for name in names if r % 2 == 0 else names[::-1]:
-            ns, sums[name] = run(name, calls, r % PLACEMENTS)
-            samples[name].append(ns)
-        reference = sums[judged[1]]
-        for name, value in sums.items():
-            if not name.startswith("no-op"):
-                assert value == reference, f"checksums differ: {name} {value!r} vs {judged[1]} {reference!r}"
-
+    samples = harness.measure(run_driver, fns, calls, rounds, warmup=1_000_000, rt=rt,
+                              extra=lambda r: (r % PLACEMENTS,), after=leaks)
     print(f"\n{title}, {rounds} rounds x {calls:,} EXECUTE calls, driven from C")
-    print(f"   {'node':<40}{'min ns/call':>13}{'median ns/call':>16}{'min ratio':>11}")
-    c = samples[judged[1]]
-    for name, values in samples.items():
-        ratio = f"{min(values) / min(c):>10.3f}x"
-        print(f"   {name:<40}{min(values):>13.3f}{statistics.median(values):>16.3f}{ratio}")
-    comp = samples[judged[0]]
-    ratio_min = min(comp) / min(c)
-    ratio_med = statistics.median(comp) / statistics.median(c)
-    floor = min(samples["no-op C (floor)"])
-    verdict = "OK" if ratio_min <= GOAL else "SLOWER THAN GOAL"
-    print(f"   ratio compiled / C:   min {ratio_min:.3f}x   median {ratio_med:.3f}x   (goal <= {GOAL}x: {verdict})")
-    print(f"   node body above the floor: C {min(c) - floor:.3f} ns, compiled {min(comp) - floor:.3f} ns"
-          f"   (body ratio {(min(comp) - floor) / (min(c) - floor):.3f}x)")
+    harness.table(samples, 40, reference=judged[1])
+    ratio = harness.verdict(samples, *judged, GOAL, body_ratio=True)
     print("   checksums identical in every round; no faults; nothing leaked")
-    return ratio_min
+    return ratio
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__, calls=None, quick="3 rounds x 1 M dict / 100 k list calls")
     parser.add_argument("--dict-calls", type=int, default=10_000_000, help="dict calls per round (default 10 M)")
     parser.add_argument("--list-calls", type=int, default=1_000_000, help="list calls per round (default 1 M)")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per node (default 7)")
     parser.add_argument("--size", type=int, default=100, help="list window size (default 100)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds x 1 M dict / 100 k list calls")
     parser.add_argument("--only", choices=["dict", "list"], help="run one part only")
-    parser.add_argument("--check", action="store_true", help="exit 1 if a ratio misses the goal")
-    args = parser.parse_args()
-    if args.quick:
-        args.dict_calls, args.list_calls, args.rounds = 1_000_000, 100_000, 3
+    args = harness.parse(parser, dict_calls=1_000_000, list_calls=100_000)
 
-    print(f"python {sys.version.split()[0]}, {os.uname().machine}, {os.cpu_count()} CPUs")
+    harness.print_machine()
     t0 = time.perf_counter()
     acc_result = compile_node(acc)
     acc_literal_result = compile_node(acc_literal)
     win_result = compile_node(win, size=args.size)
-    print(f"compiled 3 nodes in {time.perf_counter() - t0:.2f} s;"
-          f"   C side: {os.environ.get('CC', 'cc')} {' '.join(CFLAGS)} -DWINDOW={args.size} -lnumba_rt")
+    window = f"-DWINDOW={args.size}"
+    print(f"compiled 3 nodes in {time.perf_counter() - t0:.2f} s;   C side: {harness.c_side(window, '-lnumba_rt')}")
+    lib_dir = str(Path(numba_rt.library_path()).parent)  # dict_c_ncc_node calls the runtime
+    dll = harness.build("containers_bench.c", window, link=(f"-L{lib_dir}", "-lnumba_rt", f"-Wl,-rpath,{lib_dir}"))
+    dll.c_live_objects.argtypes = []
+    dll.c_live_objects.restype = ctypes.c_int64
     rt = numba_rt.load()
-    rt.clear_error()
+    noop = harness.address(dll, "noop_c_node")
     ratios = []
-    with tempfile.TemporaryDirectory(prefix="ncc-bench-") as tmp:
-        dll = build_driver(args.size, tmp)
-        if args.only != "list":
-            fns = {
-                "hand-written C (get + put)": address(dll, "dict_c_node"),
-                "compiled (get + set)": acc_result.address,
-                "compiled, literal `return d[k]` (info)": acc_literal_result.address,
-                "C, one find-or-insert probe (info)": address(dll, "dict_c_upsert_node"),
-                "C on the runtime's ncc_dict (info)": address(dll, "dict_c_ncc_node"),
-                "no-op C (floor)": address(dll, "noop_c_node"),
-            }
-            ratios.append(bench("1. Dict accumulate: 1,000 int keys, float values", dll.run_dict, fns,
-                                ("compiled (get + set)", "hand-written C (get + put)"),
-                                args.dict_calls, args.rounds, dll, rt))
-        if args.only != "dict":
-            fns = {
-                "hand-written C": address(dll, "list_c_node"),
-                "compiled": win_result.address,
-                "no-op C (floor)": address(dll, "noop_c_node"),
-            }
-            ratios.append(bench(f"2. List window: append, pop(0) past {args.size}, sum by iteration",
-                                dll.run_list, fns, ("compiled", "hand-written C"),
-                                args.list_calls, args.rounds, dll, rt))
+    if args.only != "list":
+        fns = {
+            "hand-written C (get + put)": harness.address(dll, "dict_c_node"),
+            "compiled (get + set)": acc_result.address,
+            "compiled, literal `return d[k]` (info)": acc_literal_result.address,
+            "C, one find-or-insert probe (info)": harness.address(dll, "dict_c_upsert_node"),
+            "C on the runtime's ncc_dict (info)": harness.address(dll, "dict_c_ncc_node"),
+            harness.FLOOR: noop,
+        }
+        run_dict = harness.driver(dll, "run_dict", extra=(ctypes.c_int64,))
+        ratios.append(bench("1. Dict accumulate: 1,000 int keys, float values", run_dict, fns,
+                            ("compiled (get + set)", "hand-written C (get + put)"),
+                            args.dict_calls, args.rounds, dll, rt))
+    if args.only != "dict":
+        fns = {
+            "hand-written C": harness.address(dll, "list_c_node"),
+            "compiled": win_result.address,
+            harness.FLOOR: noop,
+        }
+        run_list = harness.driver(dll, "run_list", extra=(ctypes.c_int64,))
+        ratios.append(bench(f"2. List window: append, pop(0) past {args.size}, sum by iteration", run_list, fns,
+                            ("compiled", "hand-written C"), args.list_calls, args.rounds, dll, rt))
     return 1 if args.check and any(r > GOAL for r in ratios) else 0
 
 

@@ -6,11 +6,12 @@ Run:  python benchmarks/bench_ema.py            (full: 7 rounds x 20 M calls, 50
 1. Per-call cost (SPEC section 8 goal: compiled <= 1.05x hand-written C).
    The EMA node below is compiled by the reference host (`compile_node(ema, alpha=...)`).
    benchmarks/c/ema_bench.c holds a hand-written node with exactly the host ABI doing the same
-   EMA, and a driver `run(fn, n, &checksum)` that owns the cells, calls START, then times n EXECUTE
-   calls with clock_gettime(CLOCK_MONOTONIC) inside C: each iteration writes the next input (from a
-   precomputed 4096-entry table), sets the input tick, clears the output tick, calls `fn` and adds
-   the output to a checksum. The file is built here with `cc -O2 -shared -fPIC -ffp-contract=off`
-   and loaded with ctypes. Why the comparison is fair:
+   EMA, and a driver `run(fn, n, &checksum)` (bench_run_float of benchmarks/c/bench_driver.h) that
+   owns the cells, calls START, then times n EXECUTE calls with clock_gettime(CLOCK_MONOTONIC)
+   inside C: each iteration writes the next input (from a precomputed 4096-entry table), sets the
+   input tick, clears the output tick, calls `fn` and adds the output to a checksum. The file is
+   built with `cc -O2 -shared -fPIC -ffp-contract=off` and loaded with ctypes, and the nodes are
+   timed, by benchmarks/harness.py, as in the other per-call benchmarks. Why the comparison is fair:
    - the SAME driver times both nodes, calling each through the same function pointer type, so
      loop, cell traffic and the indirect call are identical and only the node body differs;
    - alpha is baked into the C node as a compile-time constant (-DEMA_ALPHA), as the compiler
@@ -29,29 +30,23 @@ Run:  python benchmarks/bench_ema.py            (full: 7 rounds x 20 M calls, 50
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import os
 import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
 # The compile latencies below are of real compiles: no persistent cache (bench_compile.py measures
 # it). Set NCC_CACHE_DIR yourself to time something else.
 os.environ.setdefault("NCC_CACHE_DIR", "off")
 _T_IMPORT = time.perf_counter()
-import numba_rt  # noqa: E402
 from numba_cfunc_compiler import State  # noqa: E402
 from numba_cfunc_compiler.host import Outputs, Signal, compile_node, output, start, ticked, valid  # noqa: E402
 
 IMPORT_MS = (time.perf_counter() - _T_IMPORT) * 1e3
-C_SOURCE = Path(__file__).resolve().parent / "c" / "ema_bench.c"
-CFLAGS = ["-O2", "-shared", "-fPIC", "-ffp-contract=off"]
+import harness  # noqa: E402  (benchmarks/harness.py, after the timed import)
+
 GOAL = 1.05
 
 
@@ -100,59 +95,21 @@ def timed(fn, *args, **kwargs):
 
 
 # ---- 1. per-call cost -----------------------------------------------------------------------
-def build_driver(alpha: float, workdir: str) -> ctypes.CDLL:
-    lib = os.path.join(workdir, "ema_bench.so")
-    cc = os.environ.get("CC", "cc")
-    cmd = [cc, *CFLAGS, f"-DEMA_ALPHA={alpha!r}", "-I", numba_rt.include_dir(), str(C_SOURCE), "-o", lib]
-    subprocess.run(cmd, check=True)
-    dll = ctypes.CDLL(lib)
-    dll.run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_double)]
-    dll.run.restype = ctypes.c_double
-    return dll
-
-
 def bench_calls(result, alpha: float, calls: int, rounds: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="ncc-bench-") as tmp:
-        dll = build_driver(alpha, tmp)
-        fns = {
-            "hand-written C": ctypes.cast(dll.ema_c_node, ctypes.c_void_p).value,
-            "compiled": result.address,
-            "no-op C (floor)": ctypes.cast(dll.noop_c_node, ctypes.c_void_p).value,
-        }
-
-        def run(name: str, n: int) -> tuple[float, float]:
-            checksum = ctypes.c_double()
-            ns = dll.run(fns[name], n, ctypes.byref(checksum))
-            assert ns >= 0, "driver could not allocate its cells"
-            return ns, checksum.value
-
-        for name in fns:  # warm-up: page in code and data, settle the CPU clock
-            run(name, min(calls, 1_000_000))
-        samples: dict[str, list[float]] = {name: [] for name in fns}
-        names = list(fns)
-        for r in range(rounds):
-            sums = {}
-            for name in names if r % 2 == 0 else names[::-1]:
-                ns, sums[name] = run(name, calls)
-                samples[name].append(ns)
-            assert sums["compiled"] == sums["hand-written C"], (
-                f"checksums differ: compiled {sums['compiled']!r} vs C {sums['hand-written C']!r}"
-            )
+    dll = harness.build("ema_bench.c", f"-DEMA_ALPHA={alpha!r}")
+    fns = {
+        "hand-written C": harness.address(dll, "ema_c_node"),
+        "compiled": result.address,
+        harness.FLOOR: harness.address(dll, "noop_c_node"),
+    }
+    samples = harness.measure(harness.driver(dll, "run"), fns, calls, rounds, warmup=1_000_000)
 
     print(f"\n1. Per-call cost: EMA node, alpha={alpha}, {rounds} rounds x {calls:,} EXECUTE calls, driven from C")
-    print(f"   C side: {os.environ.get('CC', 'cc')} {' '.join(CFLAGS)}   compiled: {result.native_name}")
-    print(f"   {'node':<22}{'min ns/call':>13}{'median ns/call':>16}")
-    for name, values in samples.items():
-        print(f"   {name:<22}{min(values):>13.3f}{statistics.median(values):>16.3f}")
-    c, comp = samples["hand-written C"], samples["compiled"]
-    ratio_min = min(comp) / min(c)
-    ratio_med = statistics.median(comp) / statistics.median(c)
-    floor = min(samples["no-op C (floor)"])
-    verdict = "OK" if ratio_min <= GOAL else "SLOWER THAN GOAL"
-    print(f"   ratio compiled / C:   min {ratio_min:.3f}x   median {ratio_med:.3f}x   (goal <= {GOAL}x: {verdict})")
-    print(f"   node body above the floor: C {min(c) - floor:.3f} ns, compiled {min(comp) - floor:.3f} ns")
+    print(f"   C side: {harness.c_side()}   compiled: {result.native_name}")
+    harness.table(samples, 22)
+    ratio = harness.verdict(samples, "compiled", "hand-written C", GOAL)
     print("   checksums identical in every round")
-    return ratio_min
+    return ratio
 
 
 # ---- 2. compile latency ---------------------------------------------------------------------
@@ -200,21 +157,15 @@ def bench_compile(first: dict[str, float], rss_after_first: float, nodes: int, h
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=20_000_000, help="EXECUTE calls per round (default 20 M)")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per node (default 7)")
+    parser = harness.parser(__doc__, calls=20_000_000, quick="3 rounds x 2 M calls, 9 nodes, 20 hits")
     parser.add_argument("--nodes", type=int, default=50, help="distinct nodes to compile (default 50; spec: 200)")
     parser.add_argument("--hits", type=int, default=100, help="cache-hit compiles to time (default 100)")
     parser.add_argument("--alpha", type=float, default=0.1, help="EMA alpha (default 0.1)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds x 2 M calls, 9 nodes, 20 hits")
     parser.add_argument("--only", choices=["calls", "compile"], help="run one part only")
     parser.add_argument("--tracemalloc", action="store_true", help="also report the Python heap peak while compiling")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the per-call ratio misses the goal")
-    args = parser.parse_args()
-    if args.quick:
-        args.calls, args.rounds, args.nodes, args.hits = 2_000_000, 3, 9, 20
+    args = harness.parse(parser, calls=2_000_000, nodes=9, hits=20)
 
-    print(f"python {sys.version.split()[0]}, {os.uname().machine}, {os.cpu_count()} CPUs")
+    harness.print_machine()
     first = {"rss_import": rss_mb()}
     result, first["ema (Numba warm-up)"] = timed(compile_node, ema, alpha=args.alpha)
     if args.only != "calls":

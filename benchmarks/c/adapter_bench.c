@@ -10,19 +10,13 @@
  *
  * Built by the benchmark with  cc -O2 -shared -fPIC -ffp-contract=off -I<numba_rt include>
  * -DEMA_ALPHA=<alpha> (see ema_bench.c for why); run_tick() times every variant through the same
- * loop and the same function pointer type.
+ * loop and the same function pointer type, with the clock and the input table of bench_driver.h.
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <time.h>
-
-#include "ncc_runtime.h"
+#include "bench_driver.h"
 
 #ifndef EMA_ALPHA
 #error "compile with -DEMA_ALPHA=<the alpha given to compile_node>"
 #endif
-
-#define N_INPUTS 4096
 
 typedef int8_t (*tick_fn)(void** state, double x, double* out);
 
@@ -49,33 +43,21 @@ int8_t shim_tick(void** state, double x, double* out)
     return output_ticked[0];
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* n calls of fn with inputs from a fixed table; ns per call; the sum of the ticked outputs in
  * *checksum. The state cell starts at 0.0, the EMA's initial value (what START writes). */
 double run_tick(tick_fn fn, int64_t n, double* checksum)
 {
-    double* xs = malloc(N_INPUTS * sizeof(double));
+    double* xs = bench_values(BENCH_SEED);
     if (!xs)
         return -1.0;
-    uint64_t seed = 0x9E3779B97F4A7C15u;
-    for (int i = 0; i < N_INPUTS; i++) {
-        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
-        xs[i] = (double)(seed >> 11) * (100.0 / 9007199254740992.0);
-    }
     double avg = 0.0, out = 0.0, acc = 0.0;
     void* state[1] = {&avg};
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int64_t i = 0; i < n; i++)
-        if (fn(state, xs[i & (N_INPUTS - 1)], &out))
+        if (fn(state, xs[i & (BENCH_TABLE - 1)], &out))
             acc += out;
-    double t1 = now_ns();
+    double t1 = bench_now_ns();
     *checksum = acc;
     free(xs);
-    return n > 0 ? (t1 - t0) / (double)n : 0.0;
+    return bench_ns_per_call(t0, t1, n);
 }

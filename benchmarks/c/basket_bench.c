@@ -12,22 +12,17 @@
  * and with the loop fully unrolled (`#pragma GCC unroll`, what LLVM does to the compiled node's
  * loop): 16 branch sites, each predicted on its own.
  *
- * run() is the host: it owns the cells, calls START, then times n EXECUTE calls made through the
- * function pointer it is given. Each call clears the N tick flags, ticks TICKS_PER_CALL distinct
- * elements (a precomputed pattern) with new values, clears the output tick and calls the node.
- * The compiled node and the hand-written one go through the very same loop, so the only thing
- * that differs between their timings is the node itself.
+ * run() is the host (see bench_driver.h): it owns the cells, calls START, then times n EXECUTE calls
+ * made through the function pointer it is given. Each call clears the N tick flags, ticks
+ * TICKS_PER_CALL distinct elements (a precomputed pattern) with new values, clears the output tick
+ * and calls the node. noop_c_node (bench_driver.h) gives the floor.
  */
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "ncc_runtime.h"
+#include "bench_driver.h"
 
 #define BASKET_N 16
 #define TICKS_PER_CALL 4
-#define N_PATTERNS 4096 /* power of two */
 
 void basket_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lifecycle_phase,
                    void** inputs, int8_t* input_ticked, int8_t* input_valid)
@@ -77,47 +72,26 @@ void total_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t li
     output_ticked[0] = 1;
 }
 
-/* Does nothing: timing it gives the floor (driver loop + indirect call) under both nodes. */
-void noop_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lifecycle_phase,
-                 void** inputs, int8_t* input_ticked, int8_t* input_valid)
-{
-    (void)outputs; (void)output_ticked; (void)state; (void)lifecycle_phase;
-    (void)inputs; (void)input_ticked; (void)input_valid;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t next(uint64_t* seed) /* xorshift64 */
-{
-    *seed ^= *seed << 13; *seed ^= *seed >> 7; *seed ^= *seed << 17;
-    return *seed;
-}
-
 /* Drive fn for n EXECUTE calls; returns ns per call (-1 on allocation failure). The sum of every
  * ticked output is stored in *checksum so the node's work is observable and can be compared. */
 double run(ncc_host_node_fn fn, int64_t n, double* checksum)
 {
-    uint8_t* which = malloc(N_PATTERNS * TICKS_PER_CALL);       /* elements ticked per call */
-    double* values = malloc(N_PATTERNS * TICKS_PER_CALL * sizeof(double));
+    uint8_t* which = malloc(BENCH_TABLE * TICKS_PER_CALL);       /* elements ticked per call */
+    double* values = malloc(BENCH_TABLE * TICKS_PER_CALL * sizeof(double));
     double* cells = calloc(2 + BASKET_N, 8); /* [0] output, [1] state total, [2..] the basket */
     if (!which || !values || !cells) {
         free(which); free(values); free(cells);
         return -1.0;
     }
-    uint64_t seed = 0x9E3779B97F4A7C15u; /* deterministic patterns: 4 distinct elements, values in [0, 100) */
-    for (int p = 0; p < N_PATTERNS; p++) {
+    uint64_t seed = BENCH_SEED; /* deterministic patterns: 4 distinct elements, values in [0, 100) */
+    for (int p = 0; p < BENCH_TABLE; p++) {
         uint32_t used = 0;
         for (int t = 0; t < TICKS_PER_CALL; t++) {
             int k;
-            do k = (int)(next(&seed) >> 60); while (used & (1u << k)); /* top 4 bits: 0..15 */
+            do k = (int)(bench_next(&seed) >> 60); while (used & (1u << k)); /* top 4 bits: 0..15 */
             used |= 1u << k;
             which[p * TICKS_PER_CALL + t] = (uint8_t)k;
-            values[p * TICKS_PER_CALL + t] = (double)(next(&seed) >> 11) * (100.0 / 9007199254740992.0);
+            values[p * TICKS_PER_CALL + t] = bench_uniform(&seed);
         }
     }
     void* outputs[1] = {&cells[0]};
@@ -130,9 +104,9 @@ double run(ncc_host_node_fn fn, int64_t n, double* checksum)
 
     fn(outputs, output_ticked, state, NCC_START, inputs, input_ticked, input_valid);
     double acc = 0.0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int64_t i = 0; i < n; i++) {
-        int64_t p = (i & (N_PATTERNS - 1)) * TICKS_PER_CALL;
+        int64_t p = (i & (BENCH_TABLE - 1)) * TICKS_PER_CALL;
         memset(input_ticked, 0, sizeof input_ticked); /* the host clears ticks before EXECUTE */
         for (int t = 0; t < TICKS_PER_CALL; t++) {
             int k = which[p + t];
@@ -144,9 +118,9 @@ double run(ncc_host_node_fn fn, int64_t n, double* checksum)
         if (output_ticked[0])
             acc += cells[0];
     }
-    double t1 = now_ns();
+    double t1 = bench_now_ns();
     fn(outputs, output_ticked, state, NCC_STOP, inputs, input_ticked, input_valid);
     *checksum = acc;
     free(which); free(values); free(cells);
-    return n > 0 ? (t1 - t0) / (double)n : 0.0;
+    return bench_ns_per_call(t0, t1, n);
 }

@@ -13,22 +13,19 @@
  * EXECUTE on a NULL cell does nothing): the state cell holds a pointer to a heap object that
  * grows on demand, like the runtime's containers. Nothing is pre-sized for the benchmark.
  *
- * run_dict() / run_list() are the hosts: they own the cells, call START, time n EXECUTE calls made
- * through the function pointer they are given, then call STOP. The compiled node and the
- * hand-written ones go through the very same loop, so only the node itself differs.
+ * run_dict() / run_list() are the hosts (see bench_driver.h; run_list is its bench_run_float): they
+ * own the cells, call START, time n EXECUTE calls made through the function pointer they are given,
+ * then call STOP. The compiled node and the hand-written ones go through the very same loop, so only
+ * the node itself differs. noop_c_node (bench_driver.h) gives the floor.
  */
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "ncc_runtime.h"
+#include "bench_driver.h"
 
 #ifndef WINDOW
 #error "compile with -DWINDOW=<the size given to compile_node>"
 #endif
 
-#define N_TABLE 4096   /* power of two: the driver's precomputed inputs, stays in L1/L2 */
 #define N_KEYS 1000    /* distinct dict keys */
 #define KEY_SPREAD 7919 /* keys are r * KEY_SPREAD, r in [0, N_KEYS): spread out, not 0..999 */
 
@@ -389,14 +386,6 @@ void list_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lif
     output_ticked[0] = 1;
 }
 
-/* Does nothing: timing it gives the floor (driver loop + indirect call) under every node. */
-void noop_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lifecycle_phase,
-                 void** inputs, int8_t* input_ticked, int8_t* input_valid)
-{
-    (void)outputs; (void)output_ticked; (void)state; (void)lifecycle_phase;
-    (void)inputs; (void)input_ticked; (void)input_valid;
-}
-
 /* ==== drivers ================================================================================ */
 /* Heap placement. glibc hands a freed block back to the next request of the same size, so a run
  * that allocates and frees the same containers gets the same addresses every time, and one
@@ -425,42 +414,23 @@ static void placement_release(void** blocks, int n)
         free(blocks[--n]);
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t* seed)
-{
-    *seed ^= *seed << 13; *seed ^= *seed >> 7; *seed ^= *seed << 17;
-    return *seed;
-}
-
-static void fill_values(double* xs, uint64_t seed) /* deterministic values in [0, 100) */
-{
-    for (int i = 0; i < N_TABLE; i++)
-        xs[i] = (double)(xorshift(&seed) >> 11) * (100.0 / 9007199254740992.0);
-}
-
 /* The key sequence: four shuffled permutations of 0..N_KEYS-1 back to back (so every key occurs,
  * in pseudo-random order), then random draws to fill the table; each times KEY_SPREAD. */
 static void fill_keys(int64_t* ks, uint64_t seed)
 {
     int i = 0;
-    while (i + N_KEYS <= N_TABLE) {
+    while (i + N_KEYS <= BENCH_TABLE) {
         for (int j = 0; j < N_KEYS; j++)
             ks[i + j] = j;
         for (int j = N_KEYS - 1; j > 0; j--) { /* Fisher-Yates */
-            int r = (int)(xorshift(&seed) % (uint64_t)(j + 1));
+            int r = (int)(bench_next(&seed) % (uint64_t)(j + 1));
             int64_t t = ks[i + j]; ks[i + j] = ks[i + r]; ks[i + r] = t;
         }
         i += N_KEYS;
     }
-    for (; i < N_TABLE; i++)
-        ks[i] = (int64_t)(xorshift(&seed) % N_KEYS);
-    for (i = 0; i < N_TABLE; i++)
+    for (; i < BENCH_TABLE; i++)
+        ks[i] = (int64_t)(bench_next(&seed) % N_KEYS);
+    for (i = 0; i < BENCH_TABLE; i++)
         ks[i] *= KEY_SPREAD;
 }
 
@@ -471,8 +441,8 @@ double run_dict(ncc_host_node_fn fn, int64_t n, int64_t placement, double* check
 {
     void* blocks[PLACEMENT_MAX * PLACEMENT_SIZES];
     int held = placement_take(blocks, placement);
-    int64_t* ks = malloc(N_TABLE * sizeof(int64_t));
-    double* vs = malloc(N_TABLE * sizeof(double));
+    int64_t* ks = malloc(BENCH_TABLE * sizeof(int64_t));
+    double* vs = bench_values(BENCH_SEED);
     int64_t* cells = calloc(4, 8); /* [0] output, [1] state (container pointer), [2] k, [3] v */
     if (!ks || !vs || !cells) {
         free(ks); free(vs); free(cells);
@@ -480,7 +450,6 @@ double run_dict(ncc_host_node_fn fn, int64_t n, int64_t placement, double* check
         return -1.0;
     }
     fill_keys(ks, 0x2545F4914F6CDD1Du);
-    fill_values(vs, 0x9E3779B97F4A7C15u);
     void* outputs[1] = {&cells[0]};
     void* state[1] = {&cells[1]};
     void* inputs[2] = {&cells[2], &cells[3]};
@@ -489,12 +458,12 @@ double run_dict(ncc_host_node_fn fn, int64_t n, int64_t placement, double* check
     fn(outputs, output_ticked, state, NCC_START, inputs, input_ticked, input_valid);
     input_valid[0] = input_valid[1] = 1;
     double acc = 0.0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int64_t i = 0; i < n; i++) {
-        cells[2] = ks[i & (N_TABLE - 1)];                 /* write the input cells */
-        memcpy(&cells[3], &vs[i & (N_TABLE - 1)], 8);
+        cells[2] = ks[i & (BENCH_TABLE - 1)]; /* write the input cells */
+        memcpy(&cells[3], &vs[i & (BENCH_TABLE - 1)], 8);
         input_ticked[0] = input_ticked[1] = 1;
-        output_ticked[0] = 0;                             /* host clears output ticks */
+        output_ticked[0] = 0;                 /* host clears output ticks */
         fn(outputs, output_ticked, state, NCC_EXECUTE, inputs, input_ticked, input_valid);
         if (output_ticked[0]) {
             double out;
@@ -502,48 +471,21 @@ double run_dict(ncc_host_node_fn fn, int64_t n, int64_t placement, double* check
             acc += out;
         }
     }
-    double t1 = now_ns();
+    double t1 = bench_now_ns();
     fn(outputs, output_ticked, state, NCC_STOP, inputs, input_ticked, input_valid);
     *checksum = acc;
     free(ks); free(vs); free(cells);
     placement_release(blocks, held);
-    return n > 0 ? (t1 - t0) / (double)n : 0.0;
+    return bench_ns_per_call(t0, t1, n);
 }
 
-/* Drive a list node (input x: float; one float output) for n EXECUTE calls, as run_dict. */
+/* Drive a list node (input x: float; one float output; state: the container pointer cell) with
+ * bench_run_float (bench_driver.h), holding `placement` sets of heap blocks meanwhile, as run_dict. */
 double run_list(ncc_host_node_fn fn, int64_t n, int64_t placement, double* checksum)
 {
     void* blocks[PLACEMENT_MAX * PLACEMENT_SIZES];
     int held = placement_take(blocks, placement);
-    double* xs = malloc(N_TABLE * sizeof(double));
-    double* cells = calloc(3, 8); /* [0] output, [1] state (container pointer), [2] x */
-    if (!xs || !cells) {
-        free(xs); free(cells);
-        placement_release(blocks, held);
-        return -1.0;
-    }
-    fill_values(xs, 0x9E3779B97F4A7C15u);
-    void* outputs[1] = {&cells[0]};
-    void* state[1] = {&cells[1]};
-    void* inputs[1] = {&cells[2]};
-    int8_t output_ticked[1] = {0}, input_ticked[1] = {0}, input_valid[1] = {0};
-
-    fn(outputs, output_ticked, state, NCC_START, inputs, input_ticked, input_valid);
-    input_valid[0] = 1;
-    double acc = 0.0;
-    double t0 = now_ns();
-    for (int64_t i = 0; i < n; i++) {
-        cells[2] = xs[i & (N_TABLE - 1)];
-        input_ticked[0] = 1;
-        output_ticked[0] = 0;
-        fn(outputs, output_ticked, state, NCC_EXECUTE, inputs, input_ticked, input_valid);
-        if (output_ticked[0])
-            acc += cells[0];
-    }
-    double t1 = now_ns();
-    fn(outputs, output_ticked, state, NCC_STOP, inputs, input_ticked, input_valid);
-    *checksum = acc;
-    free(xs); free(cells);
+    double ns = bench_run_float(fn, n, 0, checksum);
     placement_release(blocks, held);
-    return n > 0 ? (t1 - t0) / (double)n : 0.0;
+    return ns;
 }

@@ -7,21 +7,16 @@
  * multiply-add), which is what Numba's IR asks LLVM for, so both nodes round identically and the
  * driver's checksums can be compared exactly.
  *
- * run() is the host: it owns the cells, calls START, then times n EXECUTE calls made through the
- * function pointer it is given. The compiled node and the hand-written one go through the very
- * same loop, so the only thing that differs between their timings is the node itself.
+ * run() is the host (bench_run_float in bench_driver.h): it owns the cells, calls START, then times
+ * n EXECUTE calls made through the function pointer it is given. The compiled node and the
+ * hand-written one go through the very same loop, so the only thing that differs between their
+ * timings is the node itself. noop_c_node (bench_driver.h) gives the floor.
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <time.h>
-
-#include "ncc_runtime.h"
+#include "bench_driver.h"
 
 #ifndef EMA_ALPHA
 #error "compile with -DEMA_ALPHA=<the alpha given to compile_node>"
 #endif
-
-#define N_INPUTS 4096 /* power of two; 32 KiB of inputs, stays in L1/L2 */
 
 /* The same EMA as the Python node, written the way a C host author would write it. */
 void ema_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lifecycle_phase,
@@ -43,58 +38,8 @@ void ema_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t life
     }
 }
 
-/* Does nothing: timing it gives the floor (driver loop + indirect call) under both nodes. */
-void noop_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lifecycle_phase,
-                 void** inputs, int8_t* input_ticked, int8_t* input_valid)
-{
-    (void)outputs; (void)output_ticked; (void)state; (void)lifecycle_phase;
-    (void)inputs; (void)input_ticked; (void)input_valid;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* Drive fn for n EXECUTE calls; returns ns per call (-1 on allocation failure). The sum of every
- * ticked output is stored in *checksum so the node's work is observable and can be compared. */
+/* The host (bench_driver.h): input x, the EMA's state cell, one output. */
 double run(ncc_host_node_fn fn, int64_t n, double* checksum)
 {
-    double* xs = malloc(N_INPUTS * sizeof(double));
-    double* cells = calloc(3, 8); /* [0] output, [1] state avg, [2] input x */
-    if (!xs || !cells) {
-        free(xs);
-        free(cells);
-        return -1.0;
-    }
-    uint64_t seed = 0x9E3779B97F4A7C15u; /* xorshift64: deterministic inputs in [0, 100) */
-    for (int i = 0; i < N_INPUTS; i++) {
-        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
-        xs[i] = (double)(seed >> 11) * (100.0 / 9007199254740992.0);
-    }
-    void* outputs[1] = {&cells[0]};
-    void* state[1] = {&cells[1]};
-    void* inputs[1] = {&cells[2]};
-    int8_t output_ticked[1] = {0}, input_ticked[1] = {0}, input_valid[1] = {0};
-
-    fn(outputs, output_ticked, state, NCC_START, inputs, input_ticked, input_valid);
-    input_valid[0] = 1;
-    double acc = 0.0;
-    double t0 = now_ns();
-    for (int64_t i = 0; i < n; i++) {
-        cells[2] = xs[i & (N_INPUTS - 1)]; /* write the input cell */
-        input_ticked[0] = 1;
-        output_ticked[0] = 0;              /* the host clears output ticks before EXECUTE */
-        fn(outputs, output_ticked, state, NCC_EXECUTE, inputs, input_ticked, input_valid);
-        if (output_ticked[0])
-            acc += cells[0];
-    }
-    double t1 = now_ns();
-    fn(outputs, output_ticked, state, NCC_STOP, inputs, input_ticked, input_valid);
-    *checksum = acc;
-    free(xs);
-    free(cells);
-    return n > 0 ? (t1 - t0) / (double)n : 0.0;
+    return bench_run_float(fn, n, 0, checksum);
 }

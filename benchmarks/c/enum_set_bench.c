@@ -11,19 +11,13 @@
  * expected (the driver feeds members only); the C node maps a value to its bit with a lookup table,
  * as a C programmer would for a small value range.
  *
- * run_set() is the host: it owns the cells, calls START, then times n EXECUTE calls made through the
- * function pointer it is given. The compiled node and the hand-written one go through the very same
- * loop, so the only thing that differs between their timings is the node itself.
+ * run_set() is the host (see bench_driver.h): it owns the cells, calls START, then times n EXECUTE
+ * calls made through the function pointer it is given. noop_c_node (bench_driver.h) gives the floor.
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <time.h>
-
-#include "ncc_runtime.h"
+#include "bench_driver.h"
 
 #define N_MEMBERS 16
 #define VALUE(i) (3 * (int64_t)(i) + 1)
-#define N_INPUTS 4096 /* power of two */
 
 /* value -> bit + 1 (0: no member), what a C programmer writes for a small value range */
 static const int8_t BIT_OF[VALUE(N_MEMBERS)] = {
@@ -65,37 +59,22 @@ void set_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t life
     output_ticked[0] = 1;
 }
 
-/* Does nothing: timing it gives the floor (driver loop + indirect call) under both nodes. */
-void noop_c_node(void** outputs, int8_t* output_ticked, void** state, int8_t lifecycle_phase,
-                 void** inputs, int8_t* input_ticked, int8_t* input_valid)
-{
-    (void)outputs; (void)output_ticked; (void)state; (void)lifecycle_phase;
-    (void)inputs; (void)input_ticked; (void)input_valid;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* Drive fn for n EXECUTE calls; returns ns per call (-1 on allocation failure). The sum of every
  * ticked output is stored in *checksum so the node's work is observable and can be compared. */
 double run_set(ncc_host_node_fn fn, int64_t n, int64_t* checksum)
 {
-    int64_t* cs = malloc(N_INPUTS * sizeof(int64_t));
-    int64_t* ds = malloc(N_INPUTS * sizeof(int64_t));
+    int64_t* cs = malloc(BENCH_TABLE * sizeof(int64_t));
+    int64_t* ds = malloc(BENCH_TABLE * sizeof(int64_t));
     int64_t* cells = calloc(4, 8); /* [0] output, [1] state set, [2] input c, [3] input d */
     if (!cs || !ds || !cells) {
         free(cs); free(ds); free(cells);
         return -1.0;
     }
-    uint64_t seed = 0x9E3779B97F4A7C15u; /* xorshift64: deterministic members */
-    for (int i = 0; i < N_INPUTS; i++) {
-        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
-        cs[i] = VALUE(seed % N_MEMBERS);
-        ds[i] = VALUE((seed >> 20) % N_MEMBERS);
+    uint64_t seed = BENCH_SEED; /* deterministic members */
+    for (int i = 0; i < BENCH_TABLE; i++) {
+        uint64_t r = bench_next(&seed);
+        cs[i] = VALUE(r % N_MEMBERS);
+        ds[i] = VALUE((r >> 20) % N_MEMBERS);
     }
     void* outputs[1] = {&cells[0]};
     void* state[1] = {&cells[1]};
@@ -104,19 +83,19 @@ double run_set(ncc_host_node_fn fn, int64_t n, int64_t* checksum)
 
     fn(outputs, output_ticked, state, NCC_START, inputs, input_ticked, input_valid);
     int64_t acc = 0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int64_t i = 0; i < n; i++) {
-        cells[2] = cs[i & (N_INPUTS - 1)];
-        cells[3] = ds[i & (N_INPUTS - 1)];
+        cells[2] = cs[i & (BENCH_TABLE - 1)];
+        cells[3] = ds[i & (BENCH_TABLE - 1)];
         input_ticked[0] = input_ticked[1] = 1;
         output_ticked[0] = 0; /* the host clears output ticks before EXECUTE */
         fn(outputs, output_ticked, state, NCC_EXECUTE, inputs, input_ticked, input_valid);
         if (output_ticked[0])
             acc += cells[0];
     }
-    double t1 = now_ns();
+    double t1 = bench_now_ns();
     fn(outputs, output_ticked, state, NCC_STOP, inputs, input_ticked, input_valid);
     *checksum = acc;
     free(cs); free(ds); free(cells);
-    return n > 0 ? (t1 - t0) / (double)n : 0.0;
+    return bench_ns_per_call(t0, t1, n);
 }
