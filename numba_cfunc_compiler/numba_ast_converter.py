@@ -202,13 +202,13 @@ class NumbaASTConverter(ast.NodeTransformer):
         flag = lambda value: ast.Assign(targets=[ast.Name(id=failed, ctx=ast.Store())], value=ast.Constant(value))  # noqa: E731
         guarded = ast.Try(
             body=user,
-            handlers=[ast.ExceptHandler(type=ast.Name(id="Exception", ctx=ast.Load()), name=None, body=[flag(True)])],
+            handlers=[ast.ExceptHandler(type=self.factory.helper("Exception", Exception), name=None, body=[flag(True)])],
             orelse=[],
             finalbody=[],
         )
         reraise = ast.If(
             test=ast.Name(id=failed, ctx=ast.Load()),
-            body=[ast.Raise(exc=ast.Call(func=ast.Name(id="RuntimeError", ctx=ast.Load()), args=[], keywords=[]), cause=None)],
+            body=[ast.Raise(exc=ast.Call(func=self.factory.helper("RuntimeError", RuntimeError), args=[], keywords=[]), cause=None)],
             orelse=[],
         )
         return [flag(False), guarded, *release, reraise]
