@@ -12,7 +12,7 @@ import ast
 import builtins
 import copy
 import types as pytypes
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import cpu_target
@@ -36,6 +36,7 @@ STAGE = "AST conversion"
 GENERATED_FUNCTION_NAME = RESERVED_PREFIX + "node"
 LIFECYCLE_PARAM = "lifecycle_phase"
 Phase = SourceInitFilter
+T = TypeVar("T")
 _PHASE_CODE = {Phase.ON_EXECUTE: int(abi.Phase.EXECUTE), Phase.ON_START: int(abi.Phase.START), Phase.ON_STOP: int(abi.Phase.STOP)}
 _PHASE_NAME = {Phase.ON_EXECUTE: "EXECUTE", Phase.ON_START: "START", Phase.ON_STOP: "STOP"}
 
@@ -138,8 +139,17 @@ class NumbaASTConverter(ast.NodeTransformer):
         self.renames: dict[str, str] = {}
         self.aliases: dict[str, AliasSource] = {}
         self.checks: list[tuple[ast.AST, str, str]] = []
+        self._extension_state: dict[str, Any] = {}
         info.typing_checks = self.checks
         info.user_code = [*info.body, *self.start_body, *self.stop_body]
+
+    # -- services for handlers -----------------------------------------------------------------
+    def extension_state(self, name: str, factory: Callable[[], T]) -> T:
+        """Per-conversion storage for an extension's handlers (created on first use, gone with
+        this converter): an analysis of the user's code that several handlers share, say."""
+        if name not in self._extension_state:
+            self._extension_state[name] = factory()
+        return self._extension_state[name]
 
     # -- entry point --------------------------------------------------------------------------
     def convert(self) -> ast.Module:

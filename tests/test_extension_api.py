@@ -518,6 +518,27 @@ def test_call_handler_lowers_a_call(host_context):
     assert run_node(uses_triple, {"x": 4}, {"x": -2}) == [13, -5]
 
 
+def uses_triple_twice(x: Signal[int]) -> Signal[int]:
+    return triple(x) + triple(x + 1)
+
+
+def test_handlers_share_per_conversion_state(host_context):
+    made = []
+
+    @ast_handler("Call", pre=True, priority=5)
+    def lower_triple(converter, node):
+        if isinstance(node.func, ast.Name) and converter.globals.get(node.func.id) is triple:
+            calls = converter.extension_state("test.calls", lambda: made.append(converter) or [])
+            calls.append(node)
+            return _binop(converter.visit(node.args[0]), ast.Mult(), ast.Constant(3 * len(calls)))
+        return None
+
+    assert run_node(uses_triple_twice, {"x": 4}) == [4 * 3 + 5 * 6]
+    assert len(made) == 1  # one state for the whole conversion, made on first use
+    compile_node(uses_triple)
+    assert len(made) == 2 and made[0] is not made[1]  # a new conversion gets its own
+
+
 def uses_emit(x: Signal[int]) -> Signal[int]:
     if x > 0:
         emit(x * 10)

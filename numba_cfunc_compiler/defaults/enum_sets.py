@@ -113,7 +113,7 @@ class _Sets:
     and locals that some assignment binds to a set (a fixed point over the user's code)."""
 
     def __init__(self, converter: Any) -> None:
-        self.converter = weakref.proxy(converter)  # cached per converter: must not keep it alive
+        self.converter = weakref.proxy(converter)  # held by the converter: no reference cycle
         self.locals: dict[str, Any] = {}
         code = [*converter.info.body, *converter.start_body, *converter.stop_body]
         bindings = []
@@ -324,13 +324,9 @@ def register_enum_set_handlers() -> None:
     """The helpers and AST handlers of ``EnumSet`` (registered by ``defaults.register_all``)."""
     for name, fn in _HELPERS.items():
         register_helper(name, fn)
-    sets_of_converter: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # converter -> _Sets
 
     def sets_of(converter: Any) -> _Sets:
-        found = sets_of_converter.get(converter)
-        if found is None:
-            found = sets_of_converter[converter] = _Sets(converter)
-        return found
+        return converter.extension_state("enum_sets.sets", lambda: _Sets(converter))
 
     @ast_handler("Expr", pre=True)
     def method_statement(converter: Any, node: ast.Expr) -> list[ast.stmt] | None:

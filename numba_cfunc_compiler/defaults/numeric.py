@@ -148,7 +148,7 @@ class _Kinds:
     _UNSET = ""  # a local not yet seen assigned, during the fixed point
 
     def __init__(self, converter: Any) -> None:
-        self.converter = weakref.proxy(converter)  # cached per converter: must not keep it alive
+        self.converter = weakref.proxy(converter)  # held by the converter: no reference cycle
         self.locals: dict[str, str | None] = {}
         assignments = self._assignments()
         self.locals = {name: self._UNSET for name in assignments}
@@ -327,13 +327,9 @@ def register_numeric_handlers() -> None:
     """Register the helpers and handlers (by ``defaults.register_all``)."""
     for name, obj in CHECKED_HELPERS.items():
         register_helper(name, obj)
-    kinds_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # converter -> _Kinds
 
     def kinds(converter: Any) -> _Kinds:
-        found = kinds_of.get(converter)
-        if found is None:
-            found = kinds_of[converter] = _Kinds(converter)
-        return found
+        return converter.extension_state("numeric.kinds", lambda: _Kinds(converter))
 
     def ieee(converter: Any) -> bool:
         return getattr(getattr(converter, "options", None), "error_model", "python") == "numpy"
