@@ -40,9 +40,9 @@ from ..helpers import helper_call, register_helper
 from ..models import ParameterInfo, StateSlot, VariableType
 from ..source_registry import SourceCategory, SourceInitFilter, SourceRegistry
 from ..type_factory import TypeFactory
-from ..utils.intrinsics import DATETIME, TIMEDELTA, c_string, cast_voidptr_to_ptr, entry_name
+from ..utils.intrinsics import DATETIME, TIMEDELTA, c_string, cast_voidptr_to_ptr
 from ..variable_factory import ConstantSource, VariableFactory, VariableSource
-from .container_ops import jit, ncc_fault_index_of
+from .container_ops import checked_index, jit
 
 __all__ = ["ArrayType", "ArrayConstantsCategory", "ARRAY_CONSTANTS", "register_arrays"]
 
@@ -52,7 +52,6 @@ ARRAY_CONSTANTS = "array_constants"
 _PACK = {"int64": "q", "float64": "d", "int8": "b"}
 #: The element type an ``@numba.njit`` helper sees in its array view, by element type name.
 _VIEW_DTYPES = {"int": types.int64, "float": types.float64, "bool": types.boolean, "datetime": DATETIME, "timedelta": TIMEDELTA}
-_FAULT = RuntimeError  # raised after recording a fault (never reaches Python; see container_ops)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -113,14 +112,10 @@ def array_view(typingctx, data, length, element):
 
 
 @jit
-def array_index(i, n, what):
-    """``i`` as an index into ``n`` elements (negative counts from the end); out of range, an INDEX
-    fault "<what> index i out of range (length n)" (``what`` a C string), as Python raises IndexError."""
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        ncc_fault_index_of(what, i, n, entry_name())
-        raise _FAULT
-    return j
+def array_index(i, n):
+    """``i`` as an index into an array of ``n`` (negative counts from the end); out of range, an
+    INDEX fault "array index i out of range (length n)" (`container_ops.checked_index`)."""
+    return checked_index(i, n, c_string("array"))
 
 
 @jit
@@ -140,7 +135,7 @@ def array_fill(data, source, nbytes):
 
 
 _HELPERS = {"array_bytes": array_bytes, "array_view": array_view, "array_index": array_index,
-            "array_message": c_string, "array_clear": array_clear, "array_fill": array_fill}  # fmt: skip
+            "array_clear": array_clear, "array_fill": array_fill}  # fmt: skip
 
 
 def _packed(storage: str, values: tuple) -> bytes:
@@ -313,7 +308,7 @@ def _index(converter: Any, source: VariableSource, node: ast.expr) -> ast.expr:
             )
         return ast.Constant(int(index.value) % n)
     index = converter.require_integer(index, node, "array indices must be integers, got a {type}", hint)
-    return helper_call(array_index, index, ast.Constant(n), helper_call("array_message", ast.Constant("array")))
+    return helper_call(array_index, index, ast.Constant(n))
 
 
 def _read(converter: Any, source: VariableSource, index: ast.expr) -> ast.expr:

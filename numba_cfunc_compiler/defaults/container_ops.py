@@ -59,7 +59,6 @@ ncc_dict_new = _external("ncc_dict_new")
 ncc_dict_free = _external("ncc_dict_free")
 ncc_dict_grow = _external("ncc_dict_grow")
 ncc_dict_clear = _external("ncc_dict_clear")
-ncc_fault_index = _external("ncc_fault_index")
 ncc_fault_index_of = _external("ncc_fault_index_of")
 ncc_fault_key = _external("ncc_fault_key")
 ncc_fault_empty = _external("ncc_fault_empty")
@@ -93,6 +92,18 @@ EMPTY, DELETED = abi.SLOT_EMPTY, abi.SLOT_DELETED
 
 _OPTIONS = {"no_cpython_wrapper": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 jit = njit(**_OPTIONS)
+
+
+@jit
+def checked_index(i, n, what):
+    """``i`` as an index into ``n`` elements, negative counting from the end as in Python; out of
+    range, an INDEX fault "<what> index i out of range (length n)" (``what`` a C string such as
+    ``c_string("array")``) that ends the call, as Python raises IndexError."""
+    j = i + n if i < 0 else i
+    if j < 0 or j >= n:
+        ncc_fault_index_of(what, i, n, entry_name())
+        raise _FAULT
+    return j
 
 
 @jit
@@ -140,10 +151,7 @@ def list_len(lst):
 def list_get(lst, i, sample):
     _check_live(lst)
     n = _words(lst)[LIST_LEN]
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        ncc_fault_index(i, n, entry_name())
-        raise _FAULT
+    j = checked_index(i, n, c_string("list"))
     return decode(storage_ptr(_ptrs(lst)[LIST_DATA], sample)[j], sample)
 
 
@@ -157,10 +165,7 @@ def list_item(lst, i, sample):
 def list_set(lst, i, value, sample):
     _check_writable(lst, LIST_FLAGS32)
     n = _words(lst)[LIST_LEN]
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        ncc_fault_index(i, n, entry_name())
-        raise _FAULT
+    j = checked_index(i, n, c_string("list"))
     storage_ptr(_ptrs(lst)[LIST_DATA], sample)[j] = encode(value, sample)
 
 
@@ -196,10 +201,7 @@ def list_pop_at(lst, i, sample):
     if n == 0:
         ncc_fault_empty(c_string("pop from empty list"), entry_name())
         raise _FAULT
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        ncc_fault_index(i, n, entry_name())
-        raise _FAULT
+    j = checked_index(i, n, c_string("list"))
     data = storage_ptr(_ptrs(lst)[LIST_DATA], sample)
     value = data[j]
     for k in range(j, n - 1):
@@ -214,10 +216,7 @@ def list_del(lst, i):
     _check_writable(lst, LIST_FLAGS32)
     words = _words(lst)
     n = words[LIST_LEN]
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        ncc_fault_index(i, n, entry_name())
-        raise _FAULT
+    j = checked_index(i, n, c_string("list"))
     data = cast_voidptr_to_ptr(_ptrs(lst)[LIST_DATA], "int64")
     for k in range(j, n - 1):
         data[k] = data[k + 1]

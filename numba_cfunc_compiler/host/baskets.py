@@ -26,14 +26,13 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from numba import njit
 
 from ..ast_handlers import ast_handler
-from ..defaults.container_ops import ncc_fault_index_of
+from ..defaults.container_ops import checked_index, jit as _jit
 from ..function_analyzer import InputTypeHandler, NumbaFunctionInfo
 from ..models import ParameterInfo, ValueSlot, VariableType
 from ..type_factory import TypeFactory
-from ..utils.intrinsics import c_string, entry_name
+from ..utils.intrinsics import c_string
 from ..variable_factory import ReadOnlyVariableError, VariableFactory, VariableSource
 from .annotations import BasketType, ticked, valid
 
@@ -69,18 +68,13 @@ BASKET_METHODS: dict[str, tuple[str | None, str]] = {
 _HANDLER_PRIORITY = -10  # before the host's own `ticked(x)` / `valid(x)` lowering
 
 # -- run-time helpers (inlined into the node) ---------------------------------------------------
-_jit = njit(no_cpython_wrapper=True, _nrt=False, error_model="numpy", nogil=True)
 
 
 @_jit
 def basket_index(i, n):
-    """``i`` as an element index of a basket of ``n`` (negative counts from the end); out of range
-    records an INDEX fault and ends the call."""
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        ncc_fault_index_of(c_string("basket"), i, n, entry_name())
-        raise RuntimeError  # unwinds the call; the fault is already recorded
-    return j
+    """``i`` as an element index of a basket of ``n`` (negative counts from the end); out of range,
+    an INDEX fault "basket index i out of range (length n)" (`container_ops.checked_index`)."""
+    return checked_index(i, n, c_string("basket"))
 
 
 @_jit
